@@ -1,0 +1,73 @@
+"""A bounded, uniform sample of a trace's distinct keys (bottom-k by a reference hash).
+
+Remap and monotonicity are properties of keys, not requests: a hot key that
+moves is one key. The sample keeps every distinct key while there are at
+most ``capacity`` of them (exact), then the ``capacity`` keys with the
+smallest reference digests: a uniform sample of the distinct keys whatever
+their popularity, in fixed memory however long the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from ..hashing import Hasher, get_hasher
+
+__all__ = ["DistinctSample"]
+
+CAPACITY = 1 << 20
+
+
+class DistinctSample:
+    """Distinct keys seen so far, as digests under each hash function in use."""
+
+    def __init__(self, hashers: Iterable[Hasher], capacity: int = CAPACITY) -> None:
+        hs = {h.name: h for h in hashers}
+        # the reference must be 64-bit so distinct keys do not collide
+        self.ref = next((h for h in hs.values() if h.bits == 64), get_hasher("xxh3"))
+        hs.setdefault(self.ref.name, self.ref)
+        self.hashers = list(hs.values())
+        self.capacity = capacity
+        self.threshold = np.uint64(2**64 - 1)  # keys with ref digest <= threshold are kept
+        self.refs = np.empty(0, dtype=np.uint64)  # sorted, unique
+        self.digests = {h: np.empty(0, dtype=np.uint64) for h in hs}
+
+    @property
+    def sampled(self) -> bool:
+        """True once the sample is a subset (more distinct keys than capacity)."""
+        return bool(self.threshold < np.uint64(2**64 - 1))
+
+    @property
+    def size(self) -> int:
+        return int(self.refs.size)
+
+    def estimate(self) -> int:
+        """The number of distinct keys: exact unless sampled, then the KMV estimate."""
+        if not self.sampled:
+            return self.size
+        return int(round((self.size - 1) / (float(self.threshold) / 2.0**64)))
+
+    def add(self, digests: Callable[[Hasher], np.ndarray]) -> None:
+        """Add one chunk's keys; ``digests(hasher)`` gives that chunk's digests."""
+        r = digests(self.ref)
+        keep = np.flatnonzero(r <= self.threshold)
+        if keep.size == 0:
+            return
+        uniq, first = np.unique(r[keep], return_index=True)
+        pos = np.searchsorted(self.refs, uniq)
+        present = pos < self.refs.size
+        present[present] = self.refs[pos[present]] == uniq[present]
+        new = ~present
+        if not new.any():
+            return
+        at, rows = pos[new], keep[first[new]]
+        self.refs = np.insert(self.refs, at, uniq[new])
+        for h in self.hashers:
+            self.digests[h.name] = np.insert(self.digests[h.name], at, digests(h)[rows])
+        if self.refs.size > self.capacity:
+            self.refs = self.refs[: self.capacity]
+            for name in self.digests:
+                self.digests[name] = self.digests[name][: self.capacity]
+            self.threshold = self.refs[-1]

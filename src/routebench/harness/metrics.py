@@ -1,0 +1,74 @@
+"""Metrics: pure functions from counts to numbers.
+
+Every function here takes per-node counts (or tallies) and returns plain
+floats, so results are deterministic for a seed and cheap to recompute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["balance", "peak_to_mean", "remap_ideal_join", "remap_ideal_leave", "fraction"]
+
+
+def _shares(n: int, weights: Sequence[float] | None) -> np.ndarray:
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
+def balance(counts: Sequence[int] | np.ndarray,
+            weights: Sequence[float] | None = None) -> dict[str, float | None]:
+    """How evenly requests spread over nodes, against the weight-proportional ideal.
+
+    - ``chi2``, ``chi2_p``: Pearson's chi-square statistic and p-value against
+      the expected counts (scipy.stats.chisquare); None with one node.
+    - ``peak_to_mean``: the largest count over its expected count (1.0 is perfect).
+    - ``cov``: coefficient of variation of count / expected.
+    - ``min_share``, ``max_share``: the smallest and largest node's share of requests.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    total = c.sum()
+    if c.size == 0 or total <= 0:
+        return dict.fromkeys(("chi2", "chi2_p", "peak_to_mean", "cov", "min_share", "max_share"))
+    expected = total * _shares(c.size, weights)
+    rel = c / expected
+    chi2 = p = None
+    if c.size > 1:
+        from scipy.stats import chisquare  # imported here: scipy.stats costs ~1 s to import
+
+        res = chisquare(c, expected)
+        chi2, p = float(res.statistic), float(res.pvalue)
+    return {
+        "chi2": chi2,
+        "chi2_p": p,
+        "peak_to_mean": float(rel.max()),
+        "cov": float(rel.std()),
+        "min_share": float(c.min() / total),
+        "max_share": float(c.max() / total),
+    }
+
+
+def peak_to_mean(counts: Sequence[int] | np.ndarray) -> float | None:
+    """The busiest node's load over the mean load; None when there is no load."""
+    c = np.asarray(counts, dtype=np.float64)
+    if c.size == 0 or c.sum() <= 0:
+        return None
+    return float(c.max() / c.mean())
+
+
+def remap_ideal_join(weights: Sequence[float], new_weight: float = 1.0) -> float:
+    """The least fraction a join must move: the new node's share afterwards (1/(N+1))."""
+    return float(new_weight / (float(np.sum(weights)) + new_weight))
+
+
+def remap_ideal_leave(weights: Sequence[float], index: int) -> float:
+    """The least fraction a leave must move: the leaving node's share (1/N)."""
+    return float(weights[index] / float(np.sum(weights)))
+
+
+def fraction(part: int, total: int) -> float | None:
+    return None if total <= 0 else float(part / total)

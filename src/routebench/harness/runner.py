@@ -1,0 +1,237 @@
+"""The static runner: keyed strategies over traces, node counts and topology changes.
+
+Chunks are the outer loop: each chunk is read once and hashed once per hash
+function, and every (strategy, node count) scenario accumulates its tallies
+from the same digest arrays. Memory therefore stays flat however long the
+trace is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from .._errors import RoutebenchError
+from ..datasets import Chunk, Trace
+from ..hashing import Hasher
+from ..strategies import KeyedStrategy
+from . import metrics, timing
+from ._distinct import DistinctSample
+from .registry import Registry, format_spec, registry
+
+__all__ = ["StrategySpec", "StaticScenario", "run_static", "DEFAULT_NODES"]
+
+DEFAULT_NODES = (10, 100)
+#: keys timed one call at a time for the scalar latency figures
+SCALAR_SAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy name and the parameters given for it."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return format_spec(self.name, self.params)
+
+
+def _node_name(i: int) -> str:
+    return f"node-{i}"
+
+
+class StaticScenario:
+    """One strategy at one node count over one trace: balance, remap, NAT skew."""
+
+    def __init__(self, spec: StrategySpec, n: int, trace: Trace, seed: int,
+                 reg: Registry = registry, route_on: str | None = None) -> None:
+        if n < 1:
+            raise RoutebenchError(f"node count {n}: need at least 1 node")
+        self.spec = spec
+        self.n = n
+        self.trace = trace
+        self.route_on = route_on or trace.route_on
+        self._reg = reg
+        self.base = reg.create_keyed(spec.name, [_node_name(i) for i in range(n)], **spec.params)
+        self.hasher = self.base.hasher
+        self.counts = np.zeros(n, dtype=np.int64)
+        self.total = 0
+        # join: one new node
+        self.join = self.base.copy()
+        self.join_node = _node_name(n)
+        self.join.add(self.join_node)
+        self.moved_join = 0
+        # leave: a random node (seeded), or the last where only the last can go
+        self.leave: KeyedStrategy | None = None
+        self.leave_node: str | None = None
+        self.moved_leave = 0
+        if n > 1:
+            if self.base.removable == "last":
+                li = n - 1
+            else:
+                li = int(np.random.default_rng([seed, n]).integers(n))
+            self.leave_index = li
+            self.leave_node = self.base.nodes[li]
+            self.leave = self.base.copy()
+            self.leave.remove(self.leave_node)
+            self._leave_to_base = np.array(
+                [self.base.nodes.index(x) for x in self.leave.nodes], dtype=np.intp
+            )
+        # NAT skew: the same requests routed on the client IP and on the user
+        self.nat = {"client", "user"} <= set(trace.columns)
+        self.nat_counts = {c: np.zeros(n, dtype=np.int64) for c in ("client", "user")}
+
+    def update(self, digests: Callable[[str, Hasher], np.ndarray]) -> None:
+        """Tally one chunk; ``digests(column, hasher)`` gives a column's digests."""
+        d = digests(self.route_on, self.hasher)
+        if d.size == 0:
+            return
+        a0 = self.base.lookup_many(d)
+        self.counts += np.bincount(a0, minlength=self.n)
+        self.total += d.size
+        a1 = self.join.lookup_many(d)
+        # base nodes keep their indices in the joined strategy
+        self.moved_join += int(np.count_nonzero(a1 != a0))
+        if self.leave is not None:
+            b2 = self._leave_to_base[self.leave.lookup_many(d)]
+            self.moved_leave += int(np.count_nonzero(b2 != a0))
+        if self.nat:
+            for col in ("client", "user"):
+                a = a0 if col == self.route_on else self.base.lookup_many(digests(col, self.hasher))
+                self.nat_counts[col] += np.bincount(a, minlength=self.n)
+
+    def _key_remap(self, keys: DistinctSample) -> dict[str, Any]:
+        """Remap and monotonicity over the distinct keys (the sample's digests)."""
+        d = keys.digests[self.hasher.name]
+        a0 = self.base.lookup_many(d)
+        a1 = self.join.lookup_many(d)
+        moved = a1 != a0
+        m: dict[str, Any] = {
+            "distinct_keys": keys.estimate(),
+            "remap_join": metrics.fraction(int(moved.sum()), d.size),
+            "remap_join_ideal": metrics.remap_ideal_join(self.base.weights),
+        }
+        viol_join = int((moved & (a1 != self.n)).sum())
+        viol_leave = 0
+        if self.leave is not None:
+            b2 = self._leave_to_base[self.leave.lookup_many(d)]
+            moved = b2 != a0
+            viol_leave = int((moved & (a0 != self.leave_index)).sum())
+            m["remap_leave"] = metrics.fraction(int(moved.sum()), d.size)
+            m["remap_leave_ideal"] = metrics.remap_ideal_leave(self.base.weights, self.leave_index)
+        else:
+            m["remap_leave"] = m["remap_leave_ideal"] = None
+        m["monotonicity_violations"] = viol_join + viol_leave
+        m["monotonicity_violations_join"] = viol_join
+        m["monotonicity_violations_leave"] = viol_leave
+        return m
+
+    def result(self, keys: DistinctSample, sample_keys: Sequence[bytes],
+               sample_digests: np.ndarray, overhead: float) -> dict[str, Any]:
+        """The result record: metrics from the tallies plus timing and memory."""
+        weights = self.base.weights
+        m: dict[str, Any] = {"requests": self.total}
+        m.update(metrics.balance(self.counts, weights))
+        m.update(self._key_remap(keys))
+        m["remap_join_requests"] = metrics.fraction(self.moved_join, self.total)
+        m["remap_leave_requests"] = (
+            metrics.fraction(self.moved_leave, self.total) if self.leave is not None else None
+        )
+        if self.nat:
+            m["nat_peak_to_mean_ip"] = metrics.peak_to_mean(self.nat_counts["client"])
+            m["nat_peak_to_mean_user"] = metrics.peak_to_mean(self.nat_counts["user"])
+        s = self.base
+        p50, p99 = timing.scalar_latency_ns(s.lookup, sample_keys, overhead)
+        m["lookup_ns_p50"], m["lookup_ns_p99"] = p50, p99
+        m["batch_ns_per_key"] = timing.batch_ns_per_item(
+            lambda: s.lookup_many(sample_digests), sample_digests.size
+        )
+        names = list(s.nodes)
+        m["build_ms"], m["memory_bytes"] = timing.build_cost(
+            lambda: self._reg.create_keyed(self.spec.name, names, **self.spec.params)
+        )
+        return {
+            "strategy": self.spec.name,
+            "params": dict(s.config),
+            "trace": self.trace.label,
+            "trace_params": self.trace.describe(),
+            "route_on": self.route_on,
+            "nodes": self.n,
+            "events": {"join": self.join_node, "leave": self.leave_node},
+            "metrics": m,
+            "counts": self.counts.tolist(),
+        }
+
+
+def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
+               traces: Iterable[Trace], *, seed: int = 0, reg: Registry = registry,
+               progress: Callable[[str, int], Any] | None = None) -> list[dict[str, Any]]:
+    """Every strategy at every node count over every trace, as result records.
+
+    ``progress(stage, total)`` is called to start each stage and must return
+    an object with ``update(n)`` and ``close()`` (a tqdm bar fits).
+    """
+    specs = list(strategies)
+    counts = list(node_counts)
+    if not specs:
+        raise RoutebenchError("no strategies to run")
+    if not counts:
+        raise RoutebenchError("no node counts to run")
+    for spec in specs:  # fail on a bad name or parameter before any work is done
+        if reg.get(spec.name).kind != "keyed":
+            raise RoutebenchError(
+                f"strategy {spec.name!r} is a {reg.get(spec.name).kind}; "
+                "`routebench run` measures keyed strategies (balancers: `routebench simulate`)"
+            )
+    overhead = timing.timer_overhead_ns()
+    results: list[dict[str, Any]] = []
+    for trace in traces:
+        scenarios = [StaticScenario(spec, n, trace, seed, reg) for spec in specs for n in counts]
+        keys = DistinctSample(sc.hasher for sc in scenarios)
+        sample_keys: list[bytes] = []
+        sample_digests: dict[str, np.ndarray] = {}
+        bar = progress(f"{trace.label}: replay", trace.requests) if progress else None
+        for chunk in trace.chunks():
+            digests = _ChunkDigests(chunk)
+            for sc in scenarios:
+                sc.update(digests)
+            keys.add(partial(digests, trace.route_on))
+            if not sample_keys:
+                sample_keys = chunk.columns[trace.route_on].keys(SCALAR_SAMPLES)
+                for h in keys.hashers:
+                    sample_digests[h.name] = digests(trace.route_on, h)
+            if bar:
+                bar.update(len(chunk))
+        if bar:
+            bar.close()
+        bar = progress(f"{trace.label}: timing", len(scenarios)) if progress else None
+        for sc in scenarios:
+            results.append(
+                sc.result(keys, sample_keys, sample_digests[sc.hasher.name], overhead)
+            )
+            if bar:
+                bar.update(1)
+        if bar:
+            bar.close()
+    return results
+
+
+class _ChunkDigests:
+    """One chunk's digests, computed once per (column, hash function)."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        self.cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def __call__(self, column: str, hasher: Hasher) -> np.ndarray:
+        key = (column, hasher.name)
+        d = self.cache.get(key)
+        if d is None:
+            d = self.cache[key] = self.chunk.columns[column].digest(hasher)
+        return d

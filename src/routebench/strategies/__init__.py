@@ -1,0 +1,21 @@
+"""Strategies: what decides which node serves a request or holds a key.
+
+Each built-in module defines its strategy classes and lists them in
+``STRATEGIES``; the registry (``routebench.harness.registry``) loads them by
+name, and loads third-party ones from the ``routebench.strategies``
+entry-point group the same way.
+"""
+
+from ._base import HASH_PARAM, KeyedStrategy, Param, Strategy
+
+__all__ = ["Strategy", "KeyedStrategy", "Param", "HASH_PARAM", "BUILTIN_MODULES"]
+
+#: modules holding the built-in strategies, in the order ``routebench list`` shows them
+BUILTIN_MODULES = (
+    "routebench.strategies.modulo",
+    "routebench.strategies.ring",
+    "routebench.strategies.rendezvous",
+    "routebench.strategies.jump",
+    "routebench.strategies.maglev",
+    "routebench.strategies.multiprobe",
+)

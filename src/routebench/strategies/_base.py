@@ -1,0 +1,195 @@
+"""Base classes every strategy derives from, and their declared parameters."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._errors import RoutebenchError, choices
+from .._params import Param, resolve_params
+from ..hashing import HASH_NAMES, Hasher, as_bytes, get_hasher
+
+__all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names"]
+
+
+HASH_PARAM = Param("hash", "xxh3", "key hash function", choices=HASH_NAMES)
+
+
+class Strategy:
+    """What every registered strategy declares: a name, a kind, parameters."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults filled in, every given value checked; unknown names refused."""
+        return resolve_params(f"strategy {cls.name!r}", cls.params, given)
+
+
+def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[str], list[float]]:
+    """Node names and weights from a count, a list of names or a name-to-weight map."""
+    if isinstance(nodes, bool):
+        raise RoutebenchError(f"nodes: expected a count or node names, got {nodes!r}")
+    if isinstance(nodes, int):
+        if nodes < 1:
+            raise RoutebenchError(f"node count {nodes}: need at least 1 node")
+        return [f"node-{i}" for i in range(nodes)], [1.0] * nodes
+    if isinstance(nodes, str):
+        nodes = [nodes]
+    if isinstance(nodes, Mapping):
+        names = list(nodes)
+        weights = [_check_weight(n, w) for n, w in nodes.items()]
+    else:
+        names = list(nodes)
+        weights = [1.0] * len(names)
+    if not names:
+        raise RoutebenchError("nodes: the node list is empty; give at least one node")
+    seen: set[str] = set()
+    for n in names:
+        _check_name(n)
+        if n in seen:
+            raise RoutebenchError(f"nodes: node {n!r} is listed twice; node names must be unique")
+        seen.add(n)
+    return names, weights
+
+
+def _check_name(node: Any) -> None:
+    if not isinstance(node, str) or not node:
+        raise RoutebenchError(f"node name {node!r}: expected a non-empty string")
+
+
+def _check_weight(node: str, weight: Any) -> float:
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        raise RoutebenchError(f"node {node!r}: weight {weight!r} is not a number") from None
+    if not np.isfinite(w) or w <= 0:
+        raise RoutebenchError(f"node {node!r}: weight {weight!r} must be a positive number")
+    return w
+
+
+class KeyedStrategy(Strategy):
+    """A deterministic map from a key's digest to a node.
+
+    Subclasses build their structure in ``_rebuild`` from ``self._names`` and
+    ``self._weights`` and implement ``_lookup_one`` (one digest, a Python int)
+    and ``_lookup_many`` (a ``uint64`` array) returning node indices.
+    """
+
+    kind = "keyed"
+    params = (HASH_PARAM,)
+    #: accepts node weights other than 1
+    weighted: ClassVar[bool] = True
+    #: which node ``remove`` accepts: "any", or "last" (jump)
+    removable: ClassVar[str] = "any"
+    #: intended to move only the keys a join or leave must move
+    consistent: ClassVar[bool] = True
+
+    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
+        self.config: dict[str, Any] = self.resolve_params(params)
+        self.hasher: Hasher = self._make_hasher()
+        names, weights = node_names(nodes)
+        for n, w in zip(names, weights):
+            self._check_weight_supported(n, w)
+        self._names: list[str] = names
+        self._weights: list[float] = weights
+        self._index = {n: i for i, n in enumerate(names)}
+        self._rebuild()
+
+    # -- subclass hooks -------------------------------------------------
+    def _make_hasher(self) -> Hasher:
+        return get_hasher(self.config["hash"])
+
+    def _rebuild(self) -> None:
+        raise NotImplementedError
+
+    def _lookup_one(self, digest: int) -> int:
+        raise NotImplementedError
+
+    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- public API -----------------------------------------------------
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The node names; ``lookup_many`` returns indices into this tuple."""
+        return tuple(self._names)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(self._weights)
+
+    def add(self, node: str, weight: float = 1.0) -> None:
+        """Add a node (it becomes the last index)."""
+        _check_name(node)
+        if node in self._index:
+            raise RoutebenchError(f"node {node!r} is already in {self.name!r}")
+        w = _check_weight(node, weight)
+        self._check_weight_supported(node, w)
+        self._names.append(node)
+        self._weights.append(w)
+        self._index[node] = len(self._names) - 1
+        self._rebuild()
+
+    def remove(self, node: str) -> None:
+        """Remove a node; the indices of later nodes shift down by one."""
+        if node not in self._index:
+            raise RoutebenchError(
+                f"node {node!r} is not in {self.name!r}; nodes: {choices(self._names)}"
+            )
+        if len(self._names) == 1:
+            raise RoutebenchError(f"cannot remove {node!r}: it is the only node left")
+        i = self._index[node]
+        if self.removable == "last" and i != len(self._names) - 1:
+            raise RoutebenchError(
+                f"{self.name!r} can only remove its last node ({self._names[-1]!r}), "
+                f"not {node!r}: buckets are numbered and only the highest can go"
+            )
+        del self._names[i]
+        del self._weights[i]
+        self._index = {n: j for j, n in enumerate(self._names)}
+        self._rebuild()
+
+    def lookup(self, key: str | bytes) -> str:
+        """The node for one key."""
+        if type(key) is str:
+            key = key.encode()
+        elif type(key) is not bytes:
+            key = as_bytes(key)
+        return self._names[self._lookup_one(self.hasher.fn(key))]
+
+    def digest(self, keys: Iterable[str | bytes]) -> np.ndarray:
+        """The ``uint64`` digests this strategy routes on, one a key."""
+        return self.hasher.many(keys)
+
+    def lookup_many(self, digests: np.ndarray) -> np.ndarray:
+        """Node indices (into ``nodes``) for an array of digests from ``digest``."""
+        d = np.asarray(digests)
+        if d.dtype != np.uint64:
+            if d.size and not np.issubdtype(d.dtype, np.integer):
+                raise RoutebenchError(
+                    f"lookup_many: expected an array of uint64 digests, got dtype {d.dtype}"
+                )
+            d = d.astype(np.uint64)
+        return self._lookup_many(np.ascontiguousarray(d).ravel())
+
+    def copy(self) -> KeyedStrategy:
+        """An independent copy (same nodes, weights and parameters)."""
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"<{self.name} {len(self._names)} nodes{': ' + shown if shown else ''}>"
+
+    def _check_weight_supported(self, node: str, weight: float) -> None:
+        if not self.weighted and weight != 1.0:
+            raise RoutebenchError(
+                f"node {node!r}: {self.name!r} does not support weights (got {weight:g}); "
+                "use ring, ketama, rendezvous or maglev for weighted nodes"
+            )

@@ -1,0 +1,114 @@
+"""``maglev``: Maglev hashing (Eisenbud et al., NSDI 2016).
+
+Each backend has a permutation of the M table slots, from an offset and a
+skip: ``(offset + j * skip) mod M``. Backends take turns claiming their next
+preferred free slot until the table is full; a key's backend is
+``table[digest mod M]``. M must be prime so every permutation covers the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import RoutebenchError
+from ._base import HASH_PARAM, KeyedStrategy, Param
+from ._kernels import fmix64_py, maglev_populate, table_many
+
+__all__ = ["MaglevStrategy", "populate", "is_prime"]
+
+
+def is_prime(m: int) -> bool:
+    """Deterministic Miller-Rabin for 64-bit integers."""
+    if m < 2:
+        return False
+    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+    for p in small:
+        if m % p == 0:
+            return m == p
+    d, s = m - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in small:
+        x = pow(a, d, m)
+        if x in (1, m - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % m
+            if x == m - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _nearest_primes(m: int) -> str:
+    below = next((p for p in range(m - 1, 1, -1) if is_prime(p)), None)
+    above = next(p for p in range(m + 1, 2 * m + 3) if is_prime(p))
+    return f"{below}, {above}" if below else str(above)
+
+
+def _check_prime(m: int) -> str | None:
+    if not is_prime(m):
+        return f"is not prime; nearest primes: {_nearest_primes(m)}"
+    return None
+
+
+def populate(offsets, skips, m: int, weights=None) -> np.ndarray:
+    """The Maglev lookup table (backend index per slot) for explicit permutations.
+
+    ``weights``, when given, gives each backend turns in proportion to its
+    weight; without them this is the paper's Pseudocode 1.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    skips = np.asarray(skips, dtype=np.int64)
+    if weights is None:
+        turns = np.ones(offsets.size)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        turns = w / w.max()
+    return maglev_populate(offsets, skips, turns, int(m))
+
+
+class MaglevStrategy(KeyedStrategy):
+    name = "maglev"
+    summary = "Maglev lookup table (NSDI 2016): O(1) lookup, near-minimal disruption"
+    params = (
+        HASH_PARAM,
+        Param("M", 65537, "lookup table size, a prime well above N (the paper: M > 100 N)",
+              minimum=2, check=_check_prime),
+    )
+
+    def _rebuild(self) -> None:
+        m = self.config["M"]
+        if m < len(self._names):
+            suggestion = _nearest_primes(100 * len(self._names)).split(", ")[-1]
+            raise RoutebenchError(
+                f"maglev M={m} is smaller than the {len(self._names)} nodes; "
+                f"choose a prime M of at least 100 x N, e.g. {suggestion}"
+            )
+        h1 = [self.hasher(n) for n in self._names]
+        offsets = [h % m for h in h1]
+        skips = [fmix64_py(h ^ 0x9E3779B97F4A7C15) % (m - 1) + 1 for h in h1]
+        weights = None if len(set(self._weights)) == 1 else self._weights
+        self._table = populate(offsets, skips, m, weights)
+        self._table_list = self._table.tolist()
+        self._m = m
+
+    def _lookup_one(self, digest: int) -> int:
+        return self._table_list[digest % self._m]
+
+    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
+        out = np.empty(digests.size, dtype=np.intp)
+        table_many(digests, self._table, out)
+        return out
+
+    @property
+    def table(self) -> np.ndarray:
+        """The lookup table: a node index per slot (read-only view)."""
+        v = self._table.view()
+        v.flags.writeable = False
+        return v
+
+
+STRATEGIES = (MaglevStrategy,)
