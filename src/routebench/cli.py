@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -32,7 +33,8 @@ def _count(text: str, what: str = "count") -> int:
     t = text.strip().lower().replace("_", "").replace(",", "")
     m = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([km]?)", t)
     if not m:
-        raise RoutebenchError(f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M")
+        raise RoutebenchError(
+            f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M")
     value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2)]
     if value != int(value) or value < 1:
         raise RoutebenchError(f"{what} {text!r}: expected a whole number >= 1")
@@ -74,7 +76,8 @@ def _node_list(text: str) -> list[str] | dict[str, float]:
         try:
             weights[name] = float(w) if w else 1.0
         except ValueError:
-            raise RoutebenchError(f"--nodes: weight {w!r} of node {name!r} is not a number") from None
+            raise RoutebenchError(
+                f"--nodes: weight {w!r} of node {name!r} is not a number") from None
     return weights
 
 
@@ -120,12 +123,111 @@ def cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     defaults = {s.name: registry.get(s.name).resolve_params({}) for s in specs}
     print(run_table(results, args.format, defaults))
+    config = {"seed": args.seed, "nodes": nodes, "requests": keys,
+              "strategies": [s.label for s in specs],
+              "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
+    report = make_report("run", results, config)
+    base = None
+    if args.baseline:
+        from .reports import attach_timing, read_json
+
+        base = read_json(args.baseline)
+        if args.base_python:
+            from .harness.abtiming import PythonArm, interleaved_timing
+
+            _say(args, f"timing base ({args.base_python}) and this version interleaved: "
+                       f"{args.rounds} rounds on {args.processes} worker pairs")
+            ab = interleaved_timing(
+                specs, nodes, PythonArm(args.base_python, "base"),
+                PythonArm(sys.executable, "new"), rounds=args.rounds,
+                processes=args.processes, seed=args.seed, progress=_progress(args.quiet))
+            attach_timing(base["results"], ab.base["results"])
+            attach_timing(results, ab.new["results"])
     if args.json:
-        config = {"seed": args.seed, "nodes": nodes, "requests": keys,
-                  "strategies": [s.label for s in specs],
-                  "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
-        path = write_json(args.json, make_report("run", results, config))
+        path = write_json(args.json, report)
         _say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
+    if base is not None:
+        print()
+        return _print_comparison(args, base, report)
+    return 0
+
+
+# -- compare ---------------------------------------------------------------
+def _gates(args: argparse.Namespace) -> dict[str, Any]:
+    """The gates in force: pyproject.toml's, then the command line's on top."""
+    from .reports.compare import find_config, load_gates, merge_gates, parse_gate
+
+    config: list[Any] = []
+    if args.config:
+        config = load_gates(args.config)
+    elif not args.no_config:
+        found = find_config()
+        if found is not None:
+            config = load_gates(found)
+    return merge_gates(config, [parse_gate(g) for g in args.gate or ()])
+
+
+def _print_comparison(args: argparse.Namespace, base: dict[str, Any],
+                      new: dict[str, Any]) -> int:
+    from .reports.compare import compare
+
+    gates = _gates(args)
+    cmp = compare(base, new, gates, confidence=args.confidence, show_all=args.all,
+                  metrics=args.metric)
+    if cmp.rows:
+        print(cmp.table(args.format))
+        print()
+    print(cmp.summary())
+    return 0 if cmp.passed else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .reports import read_json
+
+    _gates(args)  # a bad gate is reported before the files are read
+    base, new = read_json(args.base), read_json(args.new)
+    return _print_comparison(args, base, new)
+
+
+# -- ab --------------------------------------------------------------------
+def cmd_ab(args: argparse.Namespace) -> int:
+    from .harness.abtiming import PythonArm, interleaved_timing
+    from .harness.registry import parse_spec, registry
+    from .harness.runner import DEFAULT_NODES, StrategySpec
+    from .reports import write_json
+
+    _gates(args)
+    specs = (
+        [StrategySpec(*parse_spec(s)) for s in args.strategy]
+        if args.strategy else [StrategySpec(n) for n in registry.names("keyed")]
+    )
+    nodes = _node_counts(args.nodes) if args.nodes else list(DEFAULT_NODES)
+    new_python = args.new_python or sys.executable
+    _say(args, f"routebench ab: {len(specs)} strategies x {len(nodes)} node counts, "
+               f"{args.rounds} rounds on {args.processes} worker pairs; base {args.base_python}, "
+               f"new {new_python}")
+    ab = interleaved_timing(
+        specs, nodes, PythonArm(args.base_python, "base"), PythonArm(new_python, "new"),
+        rounds=args.rounds, processes=args.processes, keys=_count(args.keys, "--keys"),
+        reps=args.reps, seed=args.seed, progress=_progress(args.quiet))
+    for path, rep in ((args.json_base, ab.base), (args.json, ab.new)):
+        if path:
+            _say(args, f"wrote {write_json(path, rep)}")
+    args.all = True
+    return _print_comparison(args, ab.base, ab.new)
+
+
+# -- report ----------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from .reports import read_json
+    from .reports.publish import publish
+
+    reports = [(path, read_json(path)) for path in args.results]
+    base = read_json(args.baseline) if args.baseline else None
+    written = publish(reports, args.output, title=args.title, baseline=base,
+                      image_format=args.image_format)
+    for p in written:
+        _say(args, f"wrote {p}")
     return 0
 
 
@@ -210,6 +312,13 @@ examples:
   routebench run --strategy ring:vnodes=200 --strategy jump --nodes 5,50 --trace zipf:s=1.2
   routebench list                                 strategies, parameters, traces
   echo user:42 | routebench lookup --strategy maglev --nodes a,b,c
+  routebench compare base.json new.json --gate 'peak_to_mean: +2%'
+                                                  what changed; exit 1 if a gate fails
+  routebench run --json new.json --baseline base.json
+                                                  run and compare in one step
+  routebench ab --base-python /tmp/base/bin/python --strategy ring
+                                                  time two versions interleaved, gate timing
+  routebench report run.json -o out/              Markdown + HTML report with plots
 """
 
 
@@ -254,7 +363,99 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-json", dest="json", action="store_const", const=None,
                    help="do not write a JSON report")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    g = r.add_argument_group(
+        "regression gate", "compare this run with a baseline report and exit 1 when a gate fails")
+    g.add_argument("--baseline", metavar="BASE.json",
+                   help="a report of the same run from the base version; prints the "
+                        "comparison (see routebench compare)")
+    g.add_argument("--base-python", metavar="PY",
+                   help="the base version's interpreter (e.g. base-venv/bin/python): time it "
+                        "and this version interleaved, so timing gates apply")
+    _gate_options(g)
+    _ab_options(g, keys=False)
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser(
+        "compare", help="compare two reports and gate on the changes (exit 1 on a failed gate)",
+        description=_wrap(
+            "Print every metric that changed between two reports (old, new, delta, ratio), "
+            "grouped by strategy, trace and node count, and apply the gates: per metric, a "
+            "relative (+2%) or absolute (+0.005) threshold in the bad direction (+ for an "
+            "increase, - for a decrease). Quality metrics are deterministic for a seed and are "
+            "gated exactly. Timing metrics (" + ", ".join(sorted(_timing_metrics())) + ") are "
+            "gated only when both reports carry rounds timed in one job (routebench ab, or run "
+            "--baseline --base-python): then a gate fails only when the whole bootstrap "
+            "confidence interval of new/base lies beyond the threshold."),
+        epilog="gates in pyproject.toml (found from the working directory up):\n"
+               "  [tool.routebench.gate]\n"
+               "  peak_to_mean = \"+2%\"\n"
+               "  remap_leave = \"+0.005\"\n"
+               "  batch_ns_per_key = \"+10%\"\n"
+               "exit status: 0 all gates passed, 1 a gate failed, 2 bad input\n"
+               "example: routebench compare main.json pr.json --gate 'peak_to_mean: +2%'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("base", metavar="BASE.json", help="the report to compare against")
+    c.add_argument("new", metavar="NEW.json", help="the candidate's report")
+    _gate_options(c)
+    c.add_argument("--format", default="github", choices=_formats(), metavar="FMT",
+                   help=f"table format: {choices(_formats())} (default: github)")
+    c.set_defaults(func=cmd_compare)
+
+    ab = sub.add_parser(
+        "ab", help="time two versions interleaved in one job and gate on the intervals",
+        description=_wrap(
+            "Time the same strategies in two interpreters (the base version's environment and "
+            "this one, or --new-python) in one job: in every round each scenario is measured on "
+            "both sides back to back, alternating who goes first, and the rounds are spread "
+            "over several fresh worker pairs. Prints new/base with a bootstrap confidence "
+            "interval per metric (batch_ns_per_key, lookup_ns_p50, build_ms) and exits 1 when a "
+            "timing gate's whole interval lies beyond its threshold."),
+        epilog="example (CI):\n"
+               "  python -m venv /tmp/base && /tmp/base/bin/pip install 'routebench @ "
+               "git+https://...@main'\n"
+               "  routebench ab --base-python /tmp/base/bin/python --strategy ring "
+               "--nodes 100 --gate 'batch_ns_per_key: +10%'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ab.add_argument("--base-python", required=True, metavar="PY",
+                    help="the base version's interpreter, e.g. /tmp/base/bin/python")
+    ab.add_argument("--new-python", metavar="PY",
+                    help="the candidate's interpreter (default: the one running routebench)")
+    ab.add_argument("--strategy", action="append", metavar="NAME[:param=value,...]",
+                    help="a strategy to time; repeat for more (default: every keyed strategy)")
+    ab.add_argument("--nodes", metavar="N,...", help="node counts (default: 10,100)")
+    ab.add_argument("--seed", type=int, default=0, help="seed of the timed keys (default: 0)")
+    _ab_options(ab, keys=True)
+    ab.add_argument("--json", metavar="PATH", help="write the candidate's timings here")
+    ab.add_argument("--json-base", metavar="PATH", help="write the base's timings here")
+    _gate_options(ab)
+    ab.add_argument("--format", default="github", choices=_formats(), metavar="FMT",
+                    help=f"table format: {choices(_formats())} (default: github)")
+    ab.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    ab.set_defaults(func=cmd_ab)
+
+    rp = sub.add_parser(
+        "report", help="write a Markdown and a self-contained HTML report with plots",
+        description="Turn run (and simulate) reports into a published report: Markdown with "
+                    "PNG (or SVG) plots beside it, and one self-contained HTML page with the "
+                    "plots embedded. Tables per trace, the environment measured on, and plots: "
+                    "keys per node, peak-to-mean vs virtual nodes, remap fraction vs N against "
+                    "the ideal, lookup ns vs N; load over time and latency percentiles per "
+                    "balancer when simulation results are given. Needs matplotlib "
+                    "(pip install 'routebench[report]').",
+        epilog="example: routebench run --json run.json && routebench report run.json -o out/",
+    )
+    rp.add_argument("results", nargs="+", metavar="RESULTS.json", help="routebench reports")
+    rp.add_argument("-o", "--output", required=True, metavar="DIR",
+                    help="directory to write report.md, report.html and the images to")
+    rp.add_argument("--title", default="routebench report", help="the report's title")
+    rp.add_argument("--baseline", metavar="BASE.json",
+                    help="also show what changed against this report")
+    rp.add_argument("--image-format", default="png", choices=("png", "svg"),
+                    help="plot image format (default: png)")
+    rp.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
+    rp.set_defaults(func=cmd_report)
 
     ls = sub.add_parser("list", help="show strategies, their parameters, traces and hashes",
                         description="Show every registered strategy (built-in and plugin) with "
@@ -284,6 +485,66 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _gate_options(p: Any) -> None:
+    p.add_argument("--gate", action="append", metavar="'METRIC: +N%'",
+                   help="a gate, e.g. 'peak_to_mean: +2%%' (relative), 'remap_leave: +0.005' "
+                        "(absolute), 'chi2_p: -50%%' (a fall); repeat for more; overrides "
+                        "pyproject.toml's [tool.routebench.gate] for that metric")
+    p.add_argument("--config", metavar="PYPROJECT",
+                   help="read [tool.routebench.gate] from this file (default: the nearest "
+                        "pyproject.toml from the working directory up)")
+    p.add_argument("--no-config", action="store_true", help="ignore pyproject.toml's gates")
+    p.add_argument("--metric", action="append", metavar="NAME",
+                   help="compare only this metric; repeat for more")
+    p.add_argument("--all", action="store_true", help="show unchanged metrics too")
+    p.add_argument("--confidence", type=_confidence, default=0.95, metavar="C",
+                   help="confidence level of timing intervals (default: 0.95)")
+
+
+def _ab_options(p: Any, keys: bool) -> None:
+    p.add_argument("--rounds", type=_positive, default=20, metavar="R",
+                   help="interleaved timing rounds (default: 20)")
+    p.add_argument("--processes", type=_positive, default=4, metavar="P",
+                   help="fresh worker pairs the rounds are spread over (default: 4)")
+    if keys:
+        p.add_argument("--keys", default="20k", metavar="K",
+                       help="digests in each batch lookup (default: 20k)")
+        p.add_argument("--reps", type=_positive, default=5, metavar="N",
+                       help="measurements a round on each side, the best kept (default: 5)")
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is below 1")
+    return v
+
+
+def _confidence(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.5 <= v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is not in [0.5, 1), e.g. 0.95")
+    return v
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, 78)
+
+
+def _timing_metrics() -> frozenset[str]:
+    from .reports.compare import TIMING_METRICS
+
+    return TIMING_METRICS
+
+
 def _formats() -> tuple[str, ...]:
     from .reports.table import FORMATS
 
@@ -301,6 +562,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"routebench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `routebench ... | head`: the reader left, nothing to report
+        # point stdout at devnull so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,400 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas.
+
+Every function takes result records and a path, draws one figure, and
+returns the path, or None when the records hold too little for that figure
+(one node count cannot make a curve over N). ``matplotlib.figure.Figure`` is
+used directly, never ``pyplot``: no GUI backend is ever chosen, no global
+state is kept, and the figures render the same on a headless CI machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "keys_per_node",
+    "peak_vs_vnodes",
+    "remap_vs_nodes",
+    "lookup_vs_nodes",
+    "latency_percentiles",
+    "load_over_time",
+    "timing_intervals",
+    "main_variants",
+    "unique",
+]
+
+Record = Mapping[str, Any]
+
+_PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+            "#8C8C8C", "#CCB974", "#64B5CD")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+_LATENCY = re.compile(r"^(?:latency|response|response_time|rt)(?:_(?:ms|s|us|ns))?_p(\d+)$")
+_TIME_KEYS = ("t", "time", "ts", "times")
+_LOAD_KEYS = ("load", "outstanding", "in_flight", "inflight", "active", "queue")
+
+
+def _figure(width: float = 9.0, height: float = 4.6):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=150, layout="constrained")
+    return fig
+
+
+def _style(ax: Any) -> None:
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
+    ax.grid(True, which="minor", color="#f0f0f0", linewidth=0.5)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None} if path.suffix == ".png" else {"Date": None})
+    return path
+
+
+class Colors:
+    """One colour and marker per strategy name, the same in every figure."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(dict.fromkeys(names))
+
+    def color(self, name: str) -> str:
+        if name not in self.names:
+            self.names.append(name)
+        return _PALETTE[self.names.index(name) % len(_PALETTE)]
+
+    def marker(self, name: str) -> str:
+        if name not in self.names:
+            self.names.append(name)
+        return _MARKERS[self.names.index(name) % len(_MARKERS)]
+
+
+def _name(r: Record) -> str:
+    return str(r.get("strategy") or r.get("balancer") or "?")
+
+
+def _pkey(r: Record) -> str:
+    return json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+
+
+def unique(results: Iterable[Record]) -> list[Record]:
+    """The results with a repeated scenario (strategy, parameters, trace, N) kept once."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for r in results:
+        k = (_name(r), _pkey(r), r.get("trace"), r.get("nodes"))
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
+
+
+def main_variants(results: Sequence[Record]) -> list[Record]:
+    """Per strategy, the results of its most common parameter set (a sweep's extras dropped)."""
+    common: dict[str, str] = {}
+    for name in dict.fromkeys(_name(r) for r in results):
+        counts = Counter(_pkey(r) for r in results if _name(r) == name)
+        common[name] = counts.most_common(1)[0][0]
+    return [r for r in results if _pkey(r) == common[_name(r)]]
+
+
+def _metric(r: Record, m: str) -> float | None:
+    v = (r.get("metrics") or {}).get(m)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _pick_trace(results: Sequence[Record], prefer: str = "uniform") -> str | None:
+    traces = [str(r.get("trace")) for r in results if r.get("trace") is not None]
+    if not traces:
+        return None
+    return prefer if prefer in traces else Counter(traces).most_common(1)[0][0]
+
+
+# -- static (keyed) figures --------------------------------------------------
+def keys_per_node(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Each node's keys over the mean, a dot per node, per strategy (one panel per N)."""
+    rs = [r for r in main_variants(results) if r.get("counts")]
+    trace = _pick_trace(rs)
+    rs = [r for r in rs if r.get("trace") == trace]
+    if not rs:
+        return None
+    ns = sorted({int(r["nodes"]) for r in rs})
+    shown = ns if len(ns) <= 2 else [ns[0], ns[-1]]
+    if len(ns) > 2:  # the smallest and the largest N in the data, plus 100 if present
+        shown = sorted({ns[0], ns[-1], *(n for n in ns if n == 100)})[:3]
+    fig = _figure(4.2 * len(shown) + 1.0, 4.8)
+    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True, squeeze=False)[0])
+    names = list(dict.fromkeys(_name(r) for r in rs))
+    rng = np.random.default_rng(0)
+    for ax, n in zip(axes, shown):
+        for x, name in enumerate(names):
+            r = next((r for r in rs if _name(r) == name and int(r["nodes"]) == n), None)
+            if r is None:
+                continue
+            c = np.asarray(r["counts"], dtype=np.float64)
+            rel = c / c.mean() if c.mean() > 0 else c
+            jitter = rng.uniform(-0.28, 0.28, rel.size) if rel.size > 1 else np.zeros(1)
+            ax.scatter(x + jitter, rel, s=14 if rel.size <= 30 else 6, alpha=0.75,
+                       color=colors.color(name), edgecolors="none")
+            ax.hlines([rel.max(), rel.min()], x - 0.38, x + 0.38, color=colors.color(name),
+                      linewidth=1.2)
+        ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set_title(f"N = {n}")
+        _style(ax)
+        ax.grid(False, axis="x")
+    axes[0].set_ylabel("keys on node / mean (1 = perfectly even)")
+    fig.suptitle(f"Keys per node ({trace} trace): each dot a node, bars at max and min")
+    return _save(fig, path)
+
+
+def peak_vs_vnodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Peak-to-mean load against virtual nodes per node, with other strategies for scale."""
+    swept = [r for r in results if "vnodes" in (r.get("params") or {})
+             and _metric(r, "peak_to_mean") is not None]
+    trace = _pick_trace(swept)
+    swept = [r for r in swept if r.get("trace") == trace]
+    by_name_n: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
+    for r in swept:
+        by_name_n[(_name(r), int(r["nodes"]))][int(r["params"]["vnodes"])] = _metric(
+            r, "peak_to_mean")
+    lines = {k: v for k, v in by_name_n.items() if len(v) >= 2}
+    if not lines:
+        return None
+    ns = sorted({n for _, n in lines})
+    fig = _figure(4.6 * len(ns) + 1.0, 4.6)
+    axes = np.atleast_1d(fig.subplots(1, len(ns), sharey=True, squeeze=False)[0])
+    others = [r for r in main_variants(results) if r.get("trace") == trace
+              and "vnodes" not in (r.get("params") or {})
+              and _metric(r, "peak_to_mean") is not None]
+    for ax, n in zip(axes, ns):
+        for (name, nn), pts in sorted(lines.items()):
+            if nn != n:
+                continue
+            xs = sorted(pts)
+            ax.plot(xs, [pts[x] for x in xs], marker=colors.marker(name), color=colors.color(name),
+                    label=f"{name} (vnodes swept)", linewidth=2)
+        for r in others:
+            if int(r["nodes"]) != n:
+                continue
+            v = _metric(r, "peak_to_mean")
+            ax.axhline(v, color=colors.color(_name(r)), linestyle=":", linewidth=1.6,
+                       label=f"{_name(r)} ({v:.3f})")
+        ax.set_xscale("log")
+        ax.set_xlabel("virtual nodes per node")
+        ax.set_title(f"N = {n}")
+        _style(ax)
+        ax.legend(fontsize=7.5, loc="upper right", frameon=False)
+    axes[0].set_ylabel("peak-to-mean load (1 = perfectly even)")
+    fig.suptitle(f"Peak-to-mean load vs virtual nodes ({trace} trace); "
+                 "dotted: strategies without virtual nodes")
+    return _save(fig, path)
+
+
+def _by_n(rs: Iterable[Record], metric: str) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = defaultdict(dict)
+    for r in rs:
+        v = _metric(r, metric)
+        if v is not None and v > 0:
+            out[_name(r)][int(r["nodes"])] = v
+    return out
+
+
+def remap_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Share of keys that move on a join and on a leave, against N and the ideal."""
+    rs = main_variants(results)
+    trace = _pick_trace(rs)
+    rs = [r for r in rs if r.get("trace") == trace]
+    if len({int(r["nodes"]) for r in rs}) < 2:
+        return None
+    fig = _figure(11, 4.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, (event, label) in zip(axes, (("join", "one node joins (N -> N+1)"),
+                                         ("leave", "one node leaves"))):
+        data = _by_n(rs, f"remap_{event}")
+        ideal = _by_n(rs, f"remap_{event}_ideal")
+        for name, pts in data.items():
+            xs = sorted(pts)
+            ax.plot(xs, [pts[x] for x in xs], marker=colors.marker(name),
+                    color=colors.color(name), label=name, linewidth=1.8, alpha=0.9)
+        ideal_pts: dict[int, float] = {}
+        for pts in ideal.values():
+            ideal_pts.update(pts)
+        if ideal_pts:
+            xs = sorted(ideal_pts)
+            ax.plot(xs, [ideal_pts[x] for x in xs], color="black", linestyle="--", linewidth=1.5,
+                    label="ideal (1/(N+1), 1/N)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("nodes N")
+        ax.set_title(label)
+        _style(ax)
+    axes[0].set_ylabel("share of distinct keys that move")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(f"Remapped keys vs N against the ideal ({trace} trace)")
+    return _save(fig, path)
+
+
+def lookup_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Batch ns/key and scalar lookup ns against N, both axes logarithmic."""
+    rs = main_variants(results)
+    trace = _pick_trace(rs)
+    rs = [r for r in rs if r.get("trace") == trace]
+    if len({int(r["nodes"]) for r in rs}) < 2:
+        return None
+    fig = _figure(11, 4.8)
+    axes = fig.subplots(1, 2)
+    for ax, (metric, title) in zip(axes, (("batch_ns_per_key", "batch lookup_many, ns per key"),
+                                          ("lookup_ns_p50", "scalar lookup(key), median ns"))):
+        for name, pts in _by_n(rs, metric).items():
+            xs = sorted(pts)
+            ax.plot(xs, [pts[x] for x in xs], marker=colors.marker(name),
+                    color=colors.color(name), label=name, linewidth=1.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("nodes N")
+        ax.set_ylabel("ns")
+        ax.set_title(title)
+        _style(ax)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(f"Lookup cost vs N ({trace} trace; one run's timings, not a gate)")
+    return _save(fig, path)
+
+
+# -- simulation figures ------------------------------------------------------
+def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Grouped bars: response-time percentiles per balancer (one group per scenario)."""
+    rows = []
+    for r in results:
+        pct = {}
+        for k, v in (r.get("metrics") or {}).items():
+            m = _LATENCY.match(k)
+            if m and isinstance(v, (int, float)) and v is not None:
+                pct[k] = float(v)
+        if pct:
+            rows.append((r, pct))
+    if not rows:
+        return None
+    keys = sorted({k for _, p in rows for k in p}, key=lambda k: _pct_value(k))
+    labels = [_sim_label(r) for r, _ in rows]
+    fig = _figure(max(7.0, 0.9 * len(rows) + 3), 4.8)
+    ax = fig.subplots()
+    width = 0.8 / len(keys)
+    x = np.arange(len(rows))
+    shades = ("#9ecae1", "#4292c6", "#08519c", "#08306b")
+    for j, k in enumerate(keys):
+        vals = [p.get(k, np.nan) for _, p in rows]
+        ax.bar(x + (j - (len(keys) - 1) / 2) * width, vals, width, label=_pct_label(k),
+               color=shades[j % len(shades)])
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    unit = re.search(r"_(ms|s|us|ns)_p", keys[0])
+    ax.set_ylabel(f"response time{f' ({unit.group(1)})' if unit else ''}")
+    if max(max(p.values()) for _, p in rows) > 20 * min(min(p.values()) for _, p in rows):
+        ax.set_yscale("log")
+    ax.legend(frameon=False, fontsize=8)
+    _style(ax)
+    ax.grid(False, axis="x")
+    fig.suptitle("Response-time percentiles per balancer (simulation)")
+    return _save(fig, path)
+
+
+def _pct_value(key: str) -> float:
+    m = re.search(r"_p(\d+)$", key)
+    digits = m.group(1) if m else "0"
+    return float(digits[:2] + "." + digits[2:]) if len(digits) > 2 else float(digits)
+
+
+def _pct_label(key: str) -> str:
+    return f"p{_pct_value(key):g}"
+
+
+def _sim_label(r: Record) -> str:
+    scen = r.get("scenario") or r.get("trace")
+    return _name(r) + (f"\n{scen}" if scen else "")
+
+
+def _series(r: Record) -> tuple[np.ndarray, np.ndarray] | None:
+    """(times, load[t, backend]) from a simulation record's time series, if it has one."""
+    s = r.get("series") or r.get("timeline")
+    if not isinstance(s, Mapping):
+        return None
+    t = next((s[k] for k in _TIME_KEYS if k in s), None)
+    load = next((s[k] for k in _LOAD_KEYS if k in s), None)
+    if t is None or load is None:
+        return None
+    if isinstance(load, Mapping):  # {backend: [load over time]}
+        load = np.asarray(list(load.values()), dtype=np.float64).T
+    arr = np.asarray(load, dtype=np.float64)
+    times = np.asarray(t, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape[0] != times.size and arr.shape[1] == times.size:
+        arr = arr.T
+    if arr.shape[0] != times.size or times.size < 2:
+        return None
+    return times, arr
+
+
+def load_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Per balancer: the busiest, mean and least busy backend's load over time."""
+    panels = [(r, s) for r in results if (s := _series(r)) is not None]
+    if not panels:
+        return None
+    panels = panels[:12]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = _figure(4.2 * cols + 0.6, 3.2 * rows + 0.8)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
+    for ax, (r, (t, load)) in zip(axes, panels):
+        c = colors.color(_name(r))
+        ax.fill_between(t, load.min(axis=1), load.max(axis=1), color=c, alpha=0.2,
+                        linewidth=0, label="min-max over backends")
+        ax.plot(t, load.max(axis=1), color=c, linewidth=1.2, label="busiest backend")
+        ax.plot(t, load.mean(axis=1), color="black", linewidth=1, linestyle="--", label="mean")
+        ax.set_title(_sim_label(r).replace("\n", " / "), fontsize=9)
+        _style(ax)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7, frameon=False, loc="upper left")
+    fig.supxlabel("simulated time")
+    fig.supylabel("load (outstanding requests)")
+    fig.suptitle("Load over time per balancer (simulation)")
+    return _save(fig, path)
+
+
+# -- comparison figure -------------------------------------------------------
+def timing_intervals(rows: Sequence[Any], path: Path) -> Path | None:
+    """new/base per scenario and timing metric, with its confidence interval and gate."""
+    rows = [r for r in rows if getattr(r, "ratio", None) is not None]
+    if not rows:
+        return None
+    rows = rows[:60]
+    fig = _figure(8.5, 0.28 * len(rows) + 1.6)
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows):
+        iv = r.ratio
+        bad = r.status == "FAIL"
+        color = "#C44E52" if bad else "#4C72B0"
+        ax.plot([iv.low, iv.high], [yi, yi], color=color, linewidth=2.2)
+        ax.plot([iv.estimate], [yi], "o", color=color, markersize=4.5)
+        if r.gate is not None and r.gate.relative:
+            edge = 1 + r.gate.sign * r.gate.amount
+            ax.plot([edge, edge], [yi - 0.4, yi + 0.4], color="#999999", linewidth=1)
+    ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set_yticks(y, [f"{' '.join(r.group)}  {r.metric}" for r in rows], fontsize=7)
+    ax.set_xlabel("new / base (interleaved rounds; bar: confidence interval, tick: gate)")
+    _style(ax)
+    fig.suptitle("Timing: candidate over base, measured in one job")
+    return _save(fig, path)

@@ -1,0 +1,516 @@
+"""Compare two reports metric by metric, and gate CI on the changes.
+
+A gate names a metric and how far it may move the bad way::
+
+    peak_to_mean: +2%        fails when the new value is more than 2% above the old
+    remap_leave: +0.005      fails when it rises by more than 0.005 (absolute)
+    chi2_p: -50%             a minus sign: fails on a fall of more than half
+    batch_ns_per_key: +10%   a timing metric: see below
+
+Gates come from the command line (``--gate``) or from ``pyproject.toml``::
+
+    [tool.routebench.gate]
+    peak_to_mean = "+2%"
+    remap_leave = "+0.005"
+    batch_ns_per_key = "+10%"
+
+Quality metrics (balance, remap, ...) are deterministic for a seed, so their
+gates compare the two numbers exactly. Timing metrics are noisy, so their
+gates need samples timed in one job with interleaved rounds (``routebench
+ab``, or ``routebench run --baseline BASE.json --base-python PY``): the gate
+fails only when the bootstrap confidence interval of the new/base ratio lies
+wholly beyond the threshold. Without such samples a timing change is shown,
+never gated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._errors import RoutebenchError
+from . import _stats
+from .table import format_table
+
+__all__ = [
+    "TIMING_METRICS",
+    "Gate",
+    "Row",
+    "Comparison",
+    "parse_gate",
+    "gates_from_mapping",
+    "find_config",
+    "load_gates",
+    "merge_gates",
+    "compare",
+    "attach_timing",
+]
+
+#: metrics measured with a clock: noisy, gated only on interleaved samples
+TIMING_METRICS = frozenset({"lookup_ns_p50", "lookup_ns_p99", "batch_ns_per_key", "build_ms"})
+
+#: metrics that are ratios near 1 or fractions of 1: an absolute threshold >= 1 is a typo
+_UNIT_SCALE = frozenset({
+    "peak_to_mean", "cov", "chi2_p", "min_share", "max_share",
+    "remap_join", "remap_leave", "remap_join_ideal", "remap_leave_ideal",
+    "remap_join_requests", "remap_leave_requests",
+    "nat_peak_to_mean_ip", "nat_peak_to_mean_user",
+})
+
+_GATE = re.compile(r"\s*([A-Za-z_][\w.\-]*)\s*[:=]\s*(.*?)\s*")
+_THRESHOLD = re.compile(r"([+-]?)\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(%?)")
+_EXAMPLE = "e.g. 'peak_to_mean: +2%' (relative) or 'remap_leave: +0.005' (absolute)"
+
+
+# -- gates -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Gate:
+    """How far one metric may move the bad way before CI fails."""
+
+    metric: str
+    #: +1: an increase beyond the threshold fails; -1: a decrease beyond it fails
+    sign: int
+    #: the threshold: a fraction (0.02 for 2%) when ``relative``, else in the metric's unit
+    amount: float
+    relative: bool
+    #: where the gate was set, for messages (``--gate``, ``pyproject.toml``)
+    source: str = "--gate"
+
+    def __str__(self) -> str:
+        s = "+" if self.sign > 0 else "-"
+        return f"{s}{self.amount * 100:g}%" if self.relative else f"{s}{self.amount:g}"
+
+    @property
+    def timing(self) -> bool:
+        return self.metric in TIMING_METRICS
+
+    def fails(self, old: float, new: float) -> bool:
+        """Whether ``new`` moved beyond the threshold from ``old`` (exact, no noise model)."""
+        allowed = abs(old) * self.amount if self.relative else self.amount
+        return (new - old) * self.sign > allowed
+
+    def fails_interval(self, ratio: _stats.Interval, diff: _stats.Interval) -> bool:
+        """Whether the whole confidence interval lies beyond the threshold."""
+        if self.relative:
+            edge = 1 + self.sign * self.amount
+            return ratio.low > edge if self.sign > 0 else ratio.high < edge
+        return diff.low > self.amount if self.sign > 0 else diff.high < -self.amount
+
+
+def parse_gate(text: str, source: str = "--gate") -> Gate:
+    """``"peak_to_mean: +2%"`` (or ``peak_to_mean=+2%``) as a :class:`Gate`."""
+    m = _GATE.fullmatch(text)
+    if not m:
+        raise RoutebenchError(f"gate {text!r}: expected METRIC: +N% or METRIC: +N, {_EXAMPLE}")
+    return _threshold(m.group(1), m.group(2), source, text)
+
+
+def _threshold(metric: str, value: Any, source: str, text: str | None = None) -> Gate:
+    shown = text if text is not None else f"{metric} = {value!r}"
+    where = f"gate {shown!r}" + (f" ({source})" if source != "--gate" else "")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise RoutebenchError(f"{where}: expected a threshold string such as \"+2%\", {_EXAMPLE}")
+    if isinstance(value, (int, float)):  # a bare TOML number: an absolute threshold
+        if not math.isfinite(value):
+            raise RoutebenchError(f"{where}: the threshold must be a finite number")
+        value = f"{value:+g}"
+    t = _THRESHOLD.fullmatch(value.strip())
+    if not t:
+        raise RoutebenchError(
+            f"{where}: {value.strip()!r} is not a threshold; expected +N% or +N, {_EXAMPLE}"
+        )
+    sign, number, pct = t.groups()
+    if not sign:
+        raise RoutebenchError(
+            f"{where}: the threshold needs a sign: '+{number}{pct}' fails on an increase beyond "
+            f"{number}{pct}, '-{number}{pct}' on a decrease beyond it"
+        )
+    amount = float(number) / (100 if pct else 1)
+    if not pct and metric in _UNIT_SCALE and amount >= 1:
+        raise RoutebenchError(
+            f"{where}: an absolute threshold of {number} on {metric} (a ratio or fraction "
+            f"near 1) cannot be meant; write {sign}{number}% for a relative threshold or "
+            f"an absolute one below 1 such as {sign}{amount / 100:g}"
+        )
+    return Gate(metric, 1 if sign == "+" else -1, amount, bool(pct), source)
+
+
+def gates_from_mapping(table: Mapping[str, Any], source: str) -> list[Gate]:
+    """Gates from a ``{metric: threshold}`` table such as ``[tool.routebench.gate]``."""
+    return [_threshold(str(k), v, source) for k, v in table.items()]
+
+
+def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` (the working directory)."""
+    here = Path(start or os.getcwd()).resolve()
+    for d in (here, *here.parents):
+        p = d / "pyproject.toml"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_gates(path: str | os.PathLike[str]) -> list[Gate]:
+    """The gates of ``[tool.routebench.gate]`` in a ``pyproject.toml`` (none if absent)."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RoutebenchError(f"cannot read {str(p)!r}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RoutebenchError(f"{str(p)!r} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("routebench", {}).get("gate", {})
+    if not isinstance(table, dict):
+        raise RoutebenchError(f"{str(p)!r}: [tool.routebench.gate] must be a table of "
+                              f"metric = \"threshold\" lines, {_EXAMPLE}")
+    return gates_from_mapping(table, f"{p.name} [tool.routebench.gate]")
+
+
+def merge_gates(*layers: Iterable[Gate]) -> dict[str, Gate]:
+    """One gate per metric; a later layer (the command line) overrides an earlier one."""
+    out: dict[str, Gate] = {}
+    for layer in layers:
+        for g in layer:
+            out[g.metric] = g
+    return out
+
+
+# -- matching results --------------------------------------------------------
+def _name(r: Mapping[str, Any]) -> str:
+    return str(r.get("strategy") or r.get("balancer") or "?")
+
+
+def _ident(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes a result the same scenario in two reports."""
+    params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+    return (_name(r), params, str(r.get("trace", r.get("scenario", ""))),
+            r.get("route_on"), r.get("nodes", r.get("backends")))
+
+
+def _loose(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The identity without parameters: matches a scenario whose defaults changed."""
+    i = _ident(r)
+    return (i[0],) + i[2:]
+
+
+def _index(results: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
+    out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for r in results:
+        k = _ident(r)
+        n = 1
+        while k in out:  # the same scenario twice in one report: keep both, in order
+            n += 1
+            k = _ident(r) + (n,)
+        out[k] = r
+    return out
+
+
+def _match(base: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]):
+    """Pairs (base, new) in the new report's order, then what only one side has."""
+    bi, ni = _index(base), _index(new)
+    pairs = [(bi[k], r) for k, r in ni.items() if k in bi]
+    only_b = [r for k, r in bi.items() if k not in ni]
+    only_n = [r for k, r in ni.items() if k not in bi]
+    if only_b and only_n:  # parameters added or renamed: pair by the rest when unambiguous
+        lb: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+        for r in only_b:
+            lb.setdefault(_loose(r), []).append(r)
+        ln: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+        for r in only_n:
+            ln.setdefault(_loose(r), []).append(r)
+        for k, rs in ln.items():
+            if len(rs) == 1 and len(lb.get(k, ())) == 1:
+                pairs.append((lb[k][0], rs[0]))
+                only_b.remove(lb[k][0])
+                only_n.remove(rs[0])
+    return pairs, only_b, only_n
+
+
+def _labels(results: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Per strategy name, the parameters whose values differ between its results."""
+    seen: dict[str, dict[str, set[str]]] = {}
+    for r in results:
+        d = seen.setdefault(_name(r), {})
+        for k, v in (r.get("params") or {}).items():
+            d.setdefault(k, set()).add(json.dumps(v, sort_keys=True, default=str))
+    return {name: [k for k, vs in d.items() if len(vs) > 1] for name, d in seen.items()}
+
+
+def _label(r: Mapping[str, Any], varying: Mapping[str, list[str]]) -> str:
+    params = r.get("params") or {}
+    shown = [f"{k}={params[k]}" for k in varying.get(_name(r), ()) if k in params]
+    return _name(r) + (":" + ",".join(shown) if shown else "")
+
+
+# -- the comparison ----------------------------------------------------------
+@dataclass
+class Row:
+    """One metric of one scenario in both reports, and what its gate made of it."""
+
+    group: tuple[str, str, str]  # strategy label, trace, nodes
+    metric: str
+    old: Any = None
+    new: Any = None
+    ratio: _stats.Interval | None = None  # timing with interleaved samples
+    diff: _stats.Interval | None = None
+    gate: Gate | None = None
+    status: str = ""  # "", "ok", "FAIL", "not gated", "n/a", "only in base", "only in new"
+
+    @property
+    def delta(self) -> float | None:
+        if self.diff is not None:
+            return self.diff.estimate
+        if _is_num(self.old) and _is_num(self.new):
+            return float(self.new - self.old)
+        return None
+
+    @property
+    def point_ratio(self) -> float | None:
+        if self.ratio is not None:
+            return self.ratio.estimate
+        if _is_num(self.old) and _is_num(self.new) and self.old != 0:
+            return float(self.new / self.old)
+        return None
+
+    def describe(self) -> str:
+        """One line: what changed and the verdict, for the summary."""
+        g = " / ".join(self.group)
+        what = f"{g}: {self.metric} {_fmt(self.old)} -> {_fmt(self.new)}"
+        if self.ratio is not None:
+            what += (f", ratio {self.ratio.estimate:.3f} "
+                     f"({self.ratio.confidence:.0%} CI {self.ratio.low:.3f}-{self.ratio.high:.3f})")
+        elif self.point_ratio is not None:
+            what += f" ({(self.point_ratio - 1) * 100:+.2f}%)"
+        if self.gate is not None:
+            what += f"; gate {self.gate} from {self.gate.source}"
+        return what
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-4):
+        return f"{v:.4g}" if abs(v) < 1e-4 else f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def _fmt_delta(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return "0" if v == 0 else ("+" if v > 0 else "-") + _fmt(abs(v))
+
+
+def _samples(r: Mapping[str, Any], metric: str) -> tuple[str | None, list[float] | None,
+                                                         list[int] | None]:
+    """A record's interleaved timing rounds of one metric: (session, values, blocks)."""
+    t = r.get("timing")
+    if not isinstance(t, Mapping):
+        return None, None, None
+    s = (t.get("rounds") or {}).get(metric)
+    if not (isinstance(s, list) and s):
+        return t.get("session"), None, None
+    blocks = t.get("blocks")
+    if not (isinstance(blocks, list) and len(blocks) == len(s)):
+        blocks = None
+    return t.get("session"), s, blocks
+
+
+@dataclass
+class Comparison:
+    """Every changed (or gated) metric of the scenarios two reports share."""
+
+    rows: list[Row]
+    compared: int
+    only_base: int
+    only_new: int
+    gates: dict[str, Gate]
+    changed: int = 0
+    checked: int = 0
+    not_gated: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows if r.status == "FAIL"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def table(self, fmt: str = "github") -> str:
+        """The rows grouped by strategy / trace / N (a group's label on its first row)."""
+        headers = ["strategy", "trace", "N", "metric", "base", "new", "delta", "ratio",
+                   "gate", "result"]
+        out, last = [], None
+        for r in self.rows:
+            g = r.group
+            shown = ["", "", ""] if (g == last and fmt != "csv") else list(g)
+            last = g
+            if r.ratio is not None:
+                ratio = (f"{r.ratio.estimate:.3f} [{r.ratio.low:.3f}, {r.ratio.high:.3f}]"
+                         if r.gate is None or r.gate.relative else
+                         f"{r.ratio.estimate:.3f}")
+                delta = (_fmt_delta(r.diff.estimate) if r.gate is None or r.gate.relative
+                         else f"{_fmt_delta(r.diff.estimate)} "
+                              f"[{_fmt_delta(r.diff.low)}, {_fmt_delta(r.diff.high)}]")
+            else:
+                pr = r.point_ratio
+                ratio = "-" if pr is None else f"{pr:.3f}"
+                delta = _fmt_delta(r.delta)
+            out.append(shown + [r.metric, _fmt(r.old), _fmt(r.new), delta, ratio,
+                                "" if r.gate is None else str(r.gate), r.status])
+        return format_table(headers, out, fmt)
+
+    def summary(self) -> str:
+        """What was compared and, if any gate failed, which and why (several lines)."""
+        lines = [
+            f"{self.compared} results compared ({self.only_base} only in base, "
+            f"{self.only_new} only in new); {self.changed} metric values changed; "
+            f"gates: {self.checked} checked, {len(self.failures)} failed"
+            + (f", {self.not_gated} timing values not gated" if self.not_gated else "")
+        ]
+        lines += self.notes
+        for r in self.failures:
+            lines.append("FAIL " + r.describe())
+        return "\n".join(lines)
+
+
+def compare(base: Mapping[str, Any], new: Mapping[str, Any],
+            gates: Mapping[str, Gate] | Iterable[Gate] = (), *, confidence: float = 0.95,
+            show_all: bool = False, metrics: Iterable[str] | None = None) -> Comparison:
+    """Compare two reports (as ``read_json`` returns them) and apply the gates.
+
+    Results are matched by strategy, parameters, trace and node count. A row is
+    kept for every metric whose value changed, every gated metric that failed,
+    and, with ``show_all``, every metric. ``metrics`` limits the comparison to
+    those names.
+    """
+    gmap = dict(gates) if isinstance(gates, Mapping) else merge_gates(gates)
+    b_res, n_res = base.get("results", []), new.get("results", [])
+    known: set[str] = set()
+    for r in (*b_res, *n_res):
+        known.update((r.get("metrics") or {}).keys())
+    wanted = None if metrics is None else set(metrics)
+    for name in sorted(set(gmap) | (wanted or set())):
+        if name not in known:
+            shown = ", ".join(sorted(known)) or "none"
+            raise RoutebenchError(
+                f"metric {name!r} is in neither report; metrics there: {shown}"
+            )
+
+    pairs, only_b, only_n = _match(b_res, n_res)
+    varying = _labels((*b_res, *n_res))
+    cmp = Comparison([], len(pairs), len(only_b), len(only_n), gmap)
+    timing_unpaired = False
+    for b, n in pairs:
+        group = (_label(n, varying), str(n.get("trace", n.get("scenario", ""))),
+                 str(n.get("nodes", n.get("backends", ""))))
+        bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
+        names = list(nm) + [k for k in bm if k not in nm]
+        for metric in names:
+            if wanted is not None and metric not in wanted:
+                continue
+            row = Row(group, metric, bm.get(metric), nm.get(metric), gate=gmap.get(metric))
+            timing = metric in TIMING_METRICS
+            if timing:
+                sb, xb, blocks = _samples(b, metric)
+                sn, xn, _ = _samples(n, metric)
+                if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
+                    row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
+                    row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
+                    row.old = _median(xb)
+                    row.new = _median(xn)
+            changed = row.old != row.new
+            cmp.changed += changed
+            g = row.gate
+            if g is not None:
+                if timing and row.ratio is None:
+                    row.status = "not gated"
+                    cmp.not_gated += 1
+                    timing_unpaired = True
+                elif not (_is_num(row.old) and _is_num(row.new)):
+                    row.status = "n/a" if changed else "ok"
+                else:
+                    cmp.checked += 1
+                    bad = (g.fails_interval(row.ratio, row.diff) if row.ratio is not None
+                           else g.fails(float(row.old), float(row.new)))
+                    row.status = "FAIL" if bad else "ok"
+            if changed or row.status == "FAIL" or show_all:
+                cmp.rows.append(row)
+    for side, recs in (("only in base", only_b), ("only in new", only_n)):
+        for r in recs:
+            group = (_label(r, varying), str(r.get("trace", r.get("scenario", ""))),
+                     str(r.get("nodes", r.get("backends", ""))))
+            cmp.rows.append(Row(group, "-", status=side))
+    if timing_unpaired:
+        cmp.notes.append(
+            "note: timing gates apply only to samples timed in one job with interleaved "
+            "rounds (routebench ab, or routebench run --baseline BASE.json --base-python PY); "
+            "these reports' timings were taken separately, so their changes are shown, not gated"
+        )
+    env = _env_difference(base.get("environment") or {}, new.get("environment") or {})
+    if env:
+        cmp.notes.append("note: base and new environments differ: " + env)
+    return cmp
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    h = len(s) // 2
+    return float(s[h]) if len(s) % 2 else float((s[h - 1] + s[h]) / 2)
+
+
+def _env_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    keys = ("routebench", "git_commit", "python", "numpy", "numba", "platform", "cpu")
+    diffs = []
+    for k in keys:
+        if a.get(k) != b.get(k) and (a.get(k) is not None or b.get(k) is not None):
+            va, vb = a.get(k), b.get(k)
+            if k == "git_commit":
+                va, vb = (str(v)[:10] if v else v for v in (va, vb))
+            diffs.append(f"{k} {va} -> {vb}")
+    return "; ".join(diffs)
+
+
+def attach_timing(records: Iterable[dict[str, Any]], timed: Iterable[Mapping[str, Any]]) -> int:
+    """Give ``records`` the interleaved rounds of the matching ``timed`` records.
+
+    Timed records (from ``interleaved_timing``) are matched by strategy,
+    parameters and node count, whatever the trace: lookups were timed on
+    random keys, and those rounds stand for every trace's row. Returns how
+    many records got rounds.
+    """
+    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    by_loose: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for t in timed:
+        params = json.dumps(t.get("params") or {}, sort_keys=True, default=str)
+        by_key[(_name(t), params, t.get("nodes"))] = t
+        by_loose.setdefault((_name(t), t.get("nodes")), []).append(t)
+    n = 0
+    for r in records:
+        params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+        t = by_key.get((_name(r), params, r.get("nodes")))
+        if t is None:
+            loose = by_loose.get((_name(r), r.get("nodes")), [])
+            t = loose[0] if len(loose) == 1 else None
+        if t is not None and "timing" in t:
+            r["timing"] = t["timing"]
+            n += 1
+    return n

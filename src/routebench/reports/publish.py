@@ -1,0 +1,332 @@
+"""Published reports: Markdown with images beside it, and one self-contained HTML page.
+
+``publish`` reads result reports (``routebench run``, ``ab`` and, when
+present, ``simulate``) and writes ``report.md``, ``report.html`` and
+``img/*.png`` (or ``.svg``) into a directory: plots first (people look at
+them), then the tables per trace, what changed against a baseline, the
+environment the numbers were measured on, and the commands that made them.
+
+The HTML page embeds its images as data URIs, so it can be attached to a CI
+run or mailed as one file. Plots need matplotlib (the ``report`` extra).
+
+Simulation results (``"kind": "simulate"``) are drawn when they carry
+response-time percentiles as metrics named like ``latency_ms_p99`` (also
+``response_*``, ``rt_*``), and load over time as a record field
+``"series": {"t": [...], "load": [[load per backend] per time]}`` (or a
+``{backend: [...]}`` map, or ``outstanding`` / ``in_flight`` for ``load``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .._errors import RoutebenchError
+from .table import format_table, run_table
+
+__all__ = ["publish", "REPORT_MD", "REPORT_HTML"]
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+_ENV_KEYS = ("routebench", "git_commit", "git_dirty", "python", "implementation", "numpy",
+             "scipy", "numba", "xxhash", "mmh3", "platform", "machine", "cpu", "cpu_count")
+
+
+@dataclass
+class _Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class _Text:
+    text: str  # plain text; `code` spans allowed
+
+
+@dataclass
+class _Table:
+    headers: list[str]
+    rows: list[list[Any]]
+    raw_md: str | None = None
+    raw_html: str | None = None
+
+
+@dataclass
+class _Image:
+    path: Path
+    alt: str
+    caption: str
+
+
+@dataclass
+class _Code:
+    text: str
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise RoutebenchError(
+            "routebench report draws its plots with matplotlib, which is not installed; "
+            "pip install 'routebench[report]'"
+        ) from None
+
+
+def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.PathLike[str],
+            *, title: str = "routebench report", baseline: Mapping[str, Any] | None = None,
+            image_format: str = "png") -> list[Path]:
+    """Write the report for ``reports`` (``(path, report)`` pairs) into ``outdir``.
+
+    Returns the files written: the Markdown, the HTML page, then the images.
+    """
+    from . import _plots
+
+    _require_matplotlib()
+    if image_format not in ("png", "svg"):
+        raise RoutebenchError(f"image format {image_format!r}; available: png, svg")
+    if not reports:
+        raise RoutebenchError("no reports to publish")
+    out = Path(outdir)
+    img = out / "img"
+    try:
+        img.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RoutebenchError(f"cannot create {str(img)!r}: {exc.strerror}") from None
+
+    static = _plots.unique(r for _, rep in reports if rep.get("kind", "run") == "run"
+                           for r in rep["results"])
+    sims = [r for _, rep in reports if rep.get("kind") == "simulate" for r in rep["results"]]
+    others = [(p, rep) for p, rep in reports if rep.get("kind", "run") not in ("run", "simulate")]
+    colors = _plots.Colors(r.get("strategy", "?") for r in static + sims)
+
+    blocks: list[Any] = [_Heading(title, 1), _Text(_intro(reports))]
+    written: list[Path] = []
+
+    def figure(fn: Any, rows: Any, stem: str, alt: str, caption: str, *extra: Any) -> None:
+        p = fn(rows, img / f"{stem}.{image_format}", *extra)
+        if p is not None:
+            written.append(p)
+            blocks.append(_Image(p, alt, caption))
+
+    if static:
+        blocks.append(_Heading("Keyed strategies"))
+        figure(_plots.keys_per_node, static, "keys-per-node", "keys per node",
+               "How evenly each strategy spreads keys: every dot is one node's keys over the "
+               "mean; the bars mark the busiest and the idlest node.", colors)
+        figure(_plots.peak_vs_vnodes, static, "peak-vs-vnodes", "peak-to-mean vs vnodes",
+               "Peak-to-mean load of a ring as its virtual nodes per node grow; dotted lines "
+               "are the strategies that have no virtual nodes, at the same N.", colors)
+        figure(_plots.remap_vs_nodes, static, "remap-vs-nodes", "remap fraction vs N",
+               "Share of distinct keys that change node when one node joins or leaves; the "
+               "dashed line is the least any strategy can move (1/(N+1) and 1/N).", colors)
+        figure(_plots.lookup_vs_nodes, static, "lookup-vs-nodes", "lookup ns vs N",
+               "Lookup cost as N grows, log-log: batch lookup_many per key and one scalar "
+               "lookup call. Timings of one run on a shared machine: compare shapes, and use "
+               "`routebench ab` for a gate.", colors)
+    if sims:
+        blocks.append(_Heading("Balancers (simulation)"))
+        figure(_plots.load_over_time, sims, "load-over-time", "load over time",
+               "Load on the backends over simulated time: the band spans the least and the "
+               "most loaded backend, the line is the busiest.", colors)
+        figure(_plots.latency_percentiles, sims, "latency-percentiles", "latency percentiles",
+               "Response-time percentiles per balancer.", colors)
+
+    cmp = None
+    if baseline is not None:
+        from .compare import compare
+
+        newest = reports[-1][1]
+        cmp = compare(baseline, newest, show_all=False)
+        blocks.append(_Heading(f"Changes against the baseline ({reports[-1][0]})"))
+        figure(_plots.timing_intervals, cmp.rows, "timing-intervals", "timing intervals",
+               "Candidate over base for each timed scenario, from interleaved rounds: a bar is "
+               "the confidence interval, a grey tick the gate.")
+        blocks.append(_Text(cmp.summary().replace("\n", "  \n")))
+        if cmp.rows:
+            blocks.append(_Table([], [], cmp.table("github"), cmp.table("html")))
+
+    if static:
+        blocks.append(_Heading("Tables"))
+        for trace in dict.fromkeys(str(r.get("trace")) for r in static):
+            rows = [r for r in static if str(r.get("trace")) == trace]
+            blocks.append(_Heading(f"Trace `{trace}`", 3))
+            blocks.append(_Table([], [], run_table(rows, "github", _defaults(rows)),
+                                 run_table(rows, "html", _defaults(rows))))
+    if sims:
+        blocks.append(_Heading("Simulation results", 3))
+        blocks.append(_sim_table(sims))
+    for path, rep in others:
+        blocks.append(_Heading(f"`{rep.get('kind')}` report {Path(path).name}", 3))
+        blocks.append(_generic_table(rep["results"]))
+
+    blocks.append(_Heading("Environment"))
+    blocks.append(_env_table(reports))
+    blocks.append(_Heading("Reproduce"))
+    blocks.append(_Code("\n".join(_command(rep) for _, rep in reports)))
+
+    md = out / REPORT_MD
+    page = out / REPORT_HTML
+    try:
+        md.write_text(_markdown(blocks, out), encoding="utf-8")
+        page.write_text(_html(blocks, title), encoding="utf-8")
+    except OSError as exc:
+        raise RoutebenchError(f"cannot write the report in {str(out)!r}: {exc.strerror}") from None
+    return [md, page, *written]
+
+
+def _intro(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    parts = []
+    for path, rep in reports:
+        parts.append(f"`{Path(path).name}` ({rep.get('kind', 'run')}, "
+                     f"{len(rep['results'])} results, {rep.get('created', 'undated')})")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"Generated by `routebench report` on {stamp} from " + ", ".join(parts) + ". "
+            "Quality metrics (balance, remap) are deterministic for the seed; timings are "
+            "those of the machine below and vary from run to run.")
+
+
+def _defaults(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each strategy's default parameters, so the tables show only what was changed."""
+    from ..harness.registry import registry
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in {str(r.get("strategy")) for r in rows}:
+        try:
+            out[name] = registry.get(name).resolve_params({})
+        except RoutebenchError:  # a plugin not installed here: show every parameter
+            pass
+    return out
+
+
+def _command(rep: Mapping[str, Any]) -> str:
+    cmd = rep.get("command") or []
+    if not cmd:
+        return "# (command not recorded)"
+    import shlex
+
+    first = Path(str(cmd[0])).name
+    return shlex.join(["routebench" if first in ("routebench", "__main__.py", "cli.py")
+                       else first, *map(str, cmd[1:])])
+
+
+def _env_table(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> _Table:
+    envs: list[tuple[str, Mapping[str, Any]]] = []
+    for path, rep in reports:
+        env = rep.get("environment") or {}
+        if not any(env == e for _, e in envs):
+            envs.append((Path(path).name, env))
+    keys = [k for k in _ENV_KEYS if any(k in e for _, e in envs)]
+    keys += sorted({k for _, e in envs for k in e} - set(keys))
+    rows = [[k] + [_cell(e.get(k)) for _, e in envs] for k in keys]
+    return _Table(["", *(name for name, _ in envs)], rows)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _sim_table(results: Sequence[Mapping[str, Any]]) -> _Table:
+    return _generic_table(results)
+
+
+def _generic_table(results: Sequence[Mapping[str, Any]]) -> _Table:
+    """Any results as strategy / trace / N and every metric (numbers to 4 figures)."""
+    metrics: list[str] = []
+    for r in results:
+        metrics += [k for k in (r.get("metrics") or {}) if k not in metrics]
+    headers = ["strategy", "trace", "N", *metrics]
+    rows = []
+    for r in results:
+        m = r.get("metrics") or {}
+        rows.append([r.get("strategy") or r.get("balancer"),
+                     r.get("trace") or r.get("scenario") or "",
+                     r.get("nodes", r.get("backends", "")), *(_cell(m.get(k)) for k in metrics)])
+    return _Table(headers, rows)
+
+
+# -- rendering ---------------------------------------------------------------
+def _md_inline(text: str) -> str:
+    return text
+
+
+def _markdown(blocks: Sequence[Any], out: Path) -> str:
+    lines: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            lines += ["#" * b.level + " " + b.text, ""]
+        elif isinstance(b, _Text):
+            lines += [_md_inline(b.text), ""]
+        elif isinstance(b, _Table):
+            lines += [b.raw_md or format_table(b.headers, b.rows, "github"), ""]
+        elif isinstance(b, _Image):
+            rel = b.path.relative_to(out).as_posix()
+            lines += [f"![{b.alt}]({rel})", "", f"*{b.caption}*", ""]
+        elif isinstance(b, _Code):
+            lines += ["```sh", b.text, "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _html_inline(text: str) -> str:
+    """Escape, then turn `code` spans into <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+_CSS = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       max-width: 1180px; margin: 2em auto; padding: 0 1.5em; }
+h1 { font-size: 1.8em; border-bottom: 2px solid #4C72B0; padding-bottom: .2em; }
+h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+h3 { font-size: 1.1em; margin-top: 1.5em; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: .92em; margin-top: .3em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: .85em; margin: .5em 0 1em; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; white-space: nowrap; }
+th { background: #f4f6fa; }
+td:first-child, th:first-child { text-align: left; }
+tr:nth-child(even) td { background: #fafafa; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: .9em; }
+pre { background: #f6f8fa; padding: .8em 1em; overflow-x: auto; }
+"""
+
+
+def _data_uri(path: Path) -> str:
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _html(blocks: Sequence[Any], title: str) -> str:
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            body.append(f"<h{b.level}>{_html_inline(b.text)}</h{b.level}>")
+        elif isinstance(b, _Text):
+            text = _html_inline(b.text).replace("  \n", "<br>\n")
+            body.append(f"<p>{text}</p>")
+        elif isinstance(b, _Table):
+            table = b.raw_html or format_table(b.headers, [[str(c) for c in r] for r in b.rows],
+                                               "html")
+            body.append(f'<div class="scroll">{table}</div>')
+        elif isinstance(b, _Image):
+            body.append(f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.alt)}">'
+                        f"<figcaption>{_html_inline(b.caption)}</figcaption></figure>")
+        elif isinstance(b, _Code):
+            body.append(f"<pre>{html.escape(b.text)}</pre>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(body)
+            + "\n</body>\n</html>\n")
