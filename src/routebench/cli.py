@@ -222,10 +222,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .reports import read_json
     from .reports.publish import publish
 
+    gates = _gates(args)
     reports = [(path, read_json(path)) for path in args.results]
     base = read_json(args.baseline) if args.baseline else None
-    written = publish(reports, args.output, title=args.title, baseline=base,
-                      image_format=args.image_format)
+    written = publish(reports, args.output, title=args.title, baseline=base, gates=gates,
+                      confidence=args.confidence, image_format=args.image_format)
     for p in written:
         _say(args, f"wrote {p}")
     return 0
@@ -451,10 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="directory to write report.md, report.html and the images to")
     rp.add_argument("--title", default="routebench report", help="the report's title")
     rp.add_argument("--baseline", metavar="BASE.json",
-                    help="also show what changed against this report")
+                    help="also show what changed against this report (gated like compare)")
     rp.add_argument("--image-format", default="png", choices=("png", "svg"),
                     help="plot image format (default: png)")
     rp.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
+    _gate_options(rp)
     rp.set_defaults(func=cmd_report)
 
     ls = sub.add_parser("list", help="show strategies, their parameters, traces and hashes",

@@ -74,7 +74,8 @@ class Hasher:
 
 
 def _mmh3_low64(data: bytes, _h=mmh3.hash64) -> int:
-    return _h(data, 0, True, False)[0]
+    # by keyword: mmh3 5.x ignores a positional `signed` and returns signed halves
+    return _h(data, seed=0, x64arch=True, signed=False)[0]
 
 
 def _md5_low64(data: bytes) -> int:

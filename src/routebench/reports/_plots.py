@@ -190,6 +190,7 @@ def peak_vs_vnodes(results: Sequence[Record], path: Path, colors: Colors) -> Pat
             ax.axhline(v, color=colors.color(_name(r)), linestyle=":", linewidth=1.6,
                        label=f"{_name(r)} ({v:.3f})")
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
         ax.set_xlabel("virtual nodes per node")
         ax.set_title(f"N = {n}")
         _style(ax)
@@ -235,6 +236,7 @@ def remap_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Pat
                     label="ideal (1/(N+1), 1/N)")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log_ticks(ax.xaxis)
         ax.set_xlabel("nodes N")
         ax.set_title(label)
         _style(ax)
@@ -262,6 +264,8 @@ def lookup_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Pa
                     color=colors.color(name), label=name, linewidth=1.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log_ticks(ax.xaxis)
+        _plain_log_ticks(ax.yaxis)
         ax.set_xlabel("nodes N")
         ax.set_ylabel("ns")
         ax.set_title(title)
@@ -274,39 +278,52 @@ def lookup_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Pa
 
 # -- simulation figures ------------------------------------------------------
 def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
-    """Grouped bars: response-time percentiles per balancer (one group per scenario)."""
+    """Response-time percentiles per balancer: a row each, p50 to the tail on a log axis."""
     rows = []
     for r in results:
         pct = {}
         for k, v in (r.get("metrics") or {}).items():
-            m = _LATENCY.match(k)
-            if m and isinstance(v, (int, float)) and v is not None:
+            if _LATENCY.match(k) and isinstance(v, (int, float)) and v is not None and v > 0:
                 pct[k] = float(v)
         if pct:
             rows.append((r, pct))
     if not rows:
         return None
-    keys = sorted({k for _, p in rows for k in p}, key=lambda k: _pct_value(k))
-    labels = [_sim_label(r) for r, _ in rows]
-    fig = _figure(max(7.0, 0.9 * len(rows) + 3), 4.8)
+    keys = sorted({k for _, p in rows for k in p}, key=_pct_value)
+    fig = _figure(9.0, 0.45 * len(rows) + 1.8)
     ax = fig.subplots()
-    width = 0.8 / len(keys)
-    x = np.arange(len(rows))
-    shades = ("#9ecae1", "#4292c6", "#08519c", "#08306b")
+    y = np.arange(len(rows))[::-1]
+    for yi, (r, p) in zip(y, rows):
+        xs = [p[k] for k in keys if k in p]
+        ax.plot([min(xs), max(xs)], [yi, yi], color=colors.color(_name(r)), linewidth=2.5,
+                alpha=0.5, solid_capstyle="round")
     for j, k in enumerate(keys):
-        vals = [p.get(k, np.nan) for _, p in rows]
-        ax.bar(x + (j - (len(keys) - 1) / 2) * width, vals, width, label=_pct_label(k),
-               color=shades[j % len(shades)])
-    ax.set_xticks(x, labels, rotation=30, ha="right")
+        pts = [(yi, p[k]) for yi, (_, p) in zip(y, rows) if k in p]
+        ax.scatter([v for _, v in pts], [yi for yi, _ in pts], marker=_MARKERS[j % len(_MARKERS)],
+                   s=46, color="#333333", zorder=3, label=_pct_label(k))
+        for yi, v in pts:
+            ax.annotate(f"{v:.3g}", (v, yi), textcoords="offset points", xytext=(0, 7),
+                        ha="center", fontsize=7, color="#333333")
+    ax.set_yticks(y, [_sim_label(r).replace("\n", " / ") for r, _ in rows])
+    ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
     unit = re.search(r"_(ms|s|us|ns)_p", keys[0])
-    ax.set_ylabel(f"response time{f' ({unit.group(1)})' if unit else ''}")
-    if max(max(p.values()) for _, p in rows) > 20 * min(min(p.values()) for _, p in rows):
-        ax.set_yscale("log")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set_xlabel(f"response time{f' ({unit.group(1)})' if unit else ''}, log scale")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", frameon=False,
+               fontsize=8)
     _style(ax)
-    ax.grid(False, axis="x")
     fig.suptitle("Response-time percentiles per balancer (simulation)")
     return _save(fig, path)
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Log-axis tick labels as plain numbers (300, not 3 x 10^2)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _pct_value(key: str) -> float:

@@ -92,9 +92,10 @@ class Gate:
         return self.metric in TIMING_METRICS
 
     def fails(self, old: float, new: float) -> bool:
-        """Whether ``new`` moved beyond the threshold from ``old`` (exact, no noise model)."""
+        """Whether ``new`` moved beyond the threshold from ``old``: exact, no noise model
+        (a change that lands on the threshold itself, to float rounding, passes)."""
         allowed = abs(old) * self.amount if self.relative else self.amount
-        return (new - old) * self.sign > allowed
+        return (new - old) * self.sign - allowed > 1e-12 * max(abs(old), abs(new))
 
     def fails_interval(self, ratio: _stats.Interval, diff: _stats.Interval) -> bool:
         """Whether the whole confidence interval lies beyond the threshold."""
@@ -452,7 +453,7 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                     bad = (g.fails_interval(row.ratio, row.diff) if row.ratio is not None
                            else g.fails(float(row.old), float(row.new)))
                     row.status = "FAIL" if bad else "ok"
-            if changed or row.status == "FAIL" or show_all:
+            if changed or row.status == "FAIL" or row.ratio is not None or show_all:
                 cmp.rows.append(row)
     for side, recs in (("only in base", only_b), ("only in new", only_n)):
         for r in recs:

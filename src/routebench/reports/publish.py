@@ -81,10 +81,13 @@ def _require_matplotlib() -> None:
 
 def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.PathLike[str],
             *, title: str = "routebench report", baseline: Mapping[str, Any] | None = None,
+            gates: Mapping[str, Any] | None = None, confidence: float = 0.95,
             image_format: str = "png") -> list[Path]:
     """Write the report for ``reports`` (``(path, report)`` pairs) into ``outdir``.
 
-    Returns the files written: the Markdown, the HTML page, then the images.
+    With ``baseline``, the last report is compared with it under ``gates``
+    (see ``routebench.reports.compare``). Returns the files written: the
+    Markdown, the HTML page, then the images.
     """
     from . import _plots
 
@@ -143,7 +146,7 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
         from .compare import compare
 
         newest = reports[-1][1]
-        cmp = compare(baseline, newest, show_all=False)
+        cmp = compare(baseline, newest, gates or {}, confidence=confidence)
         blocks.append(_Heading(f"Changes against the baseline ({reports[-1][0]})"))
         figure(_plots.timing_intervals, cmp.rows, "timing-intervals", "timing intervals",
                "Candidate over base for each timed scenario, from interleaved rounds: a bar is "
