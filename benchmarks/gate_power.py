@@ -47,8 +47,12 @@ def trial(kind: str, args: argparse.Namespace, seed: int) -> dict:
     false = [f"{r['strategy']}.{r['metric']}" for r in rows if r["status"] == "FAIL"
              and not (kind == "slowdown" and r["strategy"] == target
                       and r["metric"] == "batch_ns_per_key")]
+    raw = [{"strategy": b["strategy"], "blocks": b["timing"]["blocks"],
+            "base": b["timing"]["rounds"], "new": n["timing"]["rounds"]}
+           for b, n in zip(ab.base["results"], ab.new["results"])]
     return {"kind": kind, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-            "passed": cmp.passed, "caught": caught, "false_alarms": false, "rows": rows}
+            "passed": cmp.passed, "caught": caught, "false_alarms": false, "rows": rows,
+            "raw": raw}
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def test_records_carry_rounds_blocks_and_one_session():
     (b, *_), (n, *_) = ab.base["results"], ab.new["results"]
     assert b["timing"]["session"] == n["timing"]["session"] == ab.session
     assert len(b["timing"]["rounds"]["batch_ns_per_key"]) == 12
-    assert b["timing"]["blocks"] == [0] * 4 + [1] * 4 + [2] * 4
+    assert b["timing"]["blocks"] == [0, 1, 2] * 4
     assert b["params"] == {"hash": "xxh3", "vnodes": 160} and b["nodes"] == 50
     assert ab.base["kind"] == "ab" and ab.base["environment"]["arm"] == "base"
 

@@ -28,9 +28,11 @@ def _simulation():
         load = rng.poisson(10, size=(61, 8)) * (1 + skew * rng.random(8))
         results.append({
             "strategy": name, "params": {}, "scenario": "sticky-vs-p2c", "nodes": 8,
-            "metrics": {"latency_ms_p50": 10 * (1 + skew), "latency_ms_p99": 40 * (1 + skew),
-                        "latency_ms_p999": 90 * (1 + skew), "sessions_lost": 0},
+            "metrics": {"latency_p50": 0.010 * (1 + skew), "latency_p99": 0.040 * (1 + skew),
+                        "latency_p999": 0.090 * (1 + skew), "sessions_lost": 0, "wall_s": 1.5},
             "series": {"t": t.tolist(), "load": load.tolist()},
+            "backends": [{"name": f"b{i}", "mean_outstanding": float(v)}
+                         for i, v in enumerate(load.mean(axis=0))],
         })
     return make_report("simulate", results, {"seed": 0}, ["routebench", "simulate"])
 
@@ -50,7 +52,7 @@ def test_report_writes_markdown_html_and_plots(inputs, tmp_path):
     assert main(["report", *map(str, inputs), "-o", str(out), "-q", "--title", "T"]) == 0
     md = (out / "report.md").read_text()
     for img in ("keys-per-node", "peak-vs-vnodes", "remap-vs-nodes", "lookup-vs-nodes",
-                "load-over-time", "latency-percentiles"):
+                "load-over-time", "backend-load", "latency-percentiles"):
         assert f"](img/{img}.png)" in md, img
         w, h = _png_size(out / "img" / f"{img}.png")
         assert w >= 800 and h >= 400
@@ -59,9 +61,21 @@ def test_report_writes_markdown_html_and_plots(inputs, tmp_path):
     assert "## Environment" in md and "numpy" in md
     page = (out / "report.html").read_text()
     # self-contained: every image embedded, nothing fetched from elsewhere
-    assert page.count('src="data:image/png;base64,') == 6
+    assert page.count('src="data:image/png;base64,') == 7
     assert not re.search(r'(src|href)="(?!data:)', page)
     assert "<table>" in page
+    assert "simulate" in md and "p2c" in md  # the simulation table
+
+
+def test_simulation_without_series_gets_the_per_backend_plot(tmp_path):
+    sim = _simulation()
+    for r in sim["results"]:
+        del r["series"]
+    src = write_json(tmp_path / "sim.json", sim)
+    assert main(["report", str(src), "-o", str(tmp_path / "o"), "-q"]) == 0
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "backend-load.png" in md and "latency-percentiles.png" in md
+    assert "load-over-time" not in md and "carry a `series`" in md
 
 
 def test_report_svg_and_a_baseline_section(inputs, tmp_path):

@@ -219,9 +219,9 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
 
     A process's memory layout alone can make its Python paths steadily a few
     percent faster or slower than an identical process's, so the rounds are
-    split into ``processes`` blocks, each timed by a fresh pair of workers:
-    ``compare`` then counts the worker pair as a source of variance (a
-    two-level bootstrap) instead of mistaking it for a change.
+    spread over ``processes`` pairs of fresh workers, taking turns (round r
+    on pair r mod P): ``compare`` then counts the worker pair as a source of
+    variance (a two-level bootstrap) instead of mistaking it for a change.
 
     The result records carry every round's value and block under
     ``"timing"``, which ``compare`` gates on.
@@ -248,7 +248,9 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
     workers: dict[str, list[_Channel]] = {"base": [], "new": []}
     infos: dict[str, dict[str, Any]] = {}
     samples = {side: [{m: [] for m in metrics} for _ in scenarios] for side in arms}
-    blocks = [r * processes // rounds for r in range(rounds)]
+    # round r on worker pair r mod P: a burst of load on the machine lands on every
+    # pair alike instead of on one pair's block of rounds
+    blocks = [r % processes for r in range(rounds)]
     bar = None
     try:
         # start every worker at once: their imports and builds overlap

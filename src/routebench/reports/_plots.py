@@ -25,6 +25,7 @@ __all__ = [
     "lookup_vs_nodes",
     "latency_percentiles",
     "load_over_time",
+    "backend_load",
     "timing_intervals",
     "main_variants",
     "unique",
@@ -290,6 +291,11 @@ def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -
     if not rows:
         return None
     keys = sorted({k for _, p in rows for k in p}, key=_pct_value)
+    named = re.search(r"_(ms|s|us|ns)_p", keys[0])
+    unit = named.group(1) if named else "s"  # the simulator's times are in seconds
+    if unit == "s":  # show milliseconds: 12.5 reads better than 0.0125
+        rows = [(r, {k: v * 1e3 for k, v in p.items()}) for r, p in rows]
+        unit = "ms"
     fig = _figure(9.0, 0.45 * len(rows) + 1.8)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
@@ -307,8 +313,7 @@ def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -
     ax.set_yticks(y, [_sim_label(r).replace("\n", " / ") for r, _ in rows])
     ax.set_xscale("log")
     _plain_log_ticks(ax.xaxis)
-    unit = re.search(r"_(ms|s|us|ns)_p", keys[0])
-    ax.set_xlabel(f"response time{f' ({unit.group(1)})' if unit else ''}, log scale")
+    ax.set_xlabel(f"response time ({unit}), log scale")
     ax.set_ylim(-0.7, len(rows) - 0.3)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", frameon=False,
                fontsize=8)
@@ -339,6 +344,37 @@ def _pct_label(key: str) -> str:
 def _sim_label(r: Record) -> str:
     scen = r.get("scenario") or r.get("trace")
     return _name(r) + (f"\n{scen}" if scen else "")
+
+
+def backend_load(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Per balancer, each backend's time-averaged outstanding requests over the mean."""
+    rows = []
+    for r in results:
+        loads = [b.get("mean_outstanding") for b in (r.get("backends") or [])
+                 if isinstance(b, Mapping)]
+        vals = np.asarray([v for v in loads if isinstance(v, (int, float))], dtype=np.float64)
+        if vals.size and vals.mean() > 0:
+            rows.append((r, vals / vals.mean()))
+    if not rows:
+        return None
+    rows = rows[:24]
+    fig = _figure(max(8.0, 0.55 * len(rows) + 3.0), 5.0)
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    for x, (r, rel) in enumerate(rows):
+        c = colors.color(_name(r))
+        jitter = rng.uniform(-0.25, 0.25, rel.size) if rel.size > 1 else np.zeros(1)
+        ax.scatter(x + jitter, rel, s=14 if rel.size <= 40 else 6, color=c, alpha=0.8,
+                   edgecolors="none")
+        ax.hlines([rel.max(), rel.min()], x - 0.35, x + 0.35, color=c, linewidth=1.2)
+    ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(rows)), [_sim_label(r) for r, _ in rows], rotation=35, ha="right",
+                  fontsize=8)
+    ax.set_ylabel("mean outstanding requests / mean over backends")
+    _style(ax)
+    ax.grid(False, axis="x")
+    fig.suptitle("Load per backend, per balancer (simulation)")
+    return _save(fig, path)
 
 
 def _series(r: Record) -> tuple[np.ndarray, np.ndarray] | None:

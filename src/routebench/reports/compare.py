@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 #: metrics measured with a clock: noisy, gated only on interleaved samples
-TIMING_METRICS = frozenset({"lookup_ns_p50", "lookup_ns_p99", "batch_ns_per_key", "build_ms"})
+TIMING_METRICS = frozenset({"lookup_ns_p50", "lookup_ns_p99", "batch_ns_per_key", "build_ms",
+                            "wall_s"})
 
 #: metrics that are ratios near 1 or fractions of 1: an absolute threshold >= 1 is a typo
 _UNIT_SCALE = frozenset({

@@ -138,6 +138,13 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
         figure(_plots.load_over_time, sims, "load-over-time", "load over time",
                "Load on the backends over simulated time: the band spans the least and the "
                "most loaded backend, the line is the busiest.", colors)
+        if not any(isinstance(b, _Image) and b.alt == "load over time" for b in blocks):
+            blocks.append(_Text("(Load over time is drawn when simulation records carry a "
+                                "`series` of per-backend load; these do not, so the "
+                                "time-averaged load per backend is shown instead.)"))
+        figure(_plots.backend_load, sims, "backend-load", "load per backend",
+               "How evenly each balancer spread the load: every dot is one backend's "
+               "time-averaged outstanding requests over the mean.", colors)
         figure(_plots.latency_percentiles, sims, "latency-percentiles", "latency percentiles",
                "Response-time percentiles per balancer.", colors)
 
