@@ -1,0 +1,349 @@
+"""The streaming driver: byte blocks in, fixed-size columnar chunks out.
+
+Blocks of decompressed bytes are read into fresh numpy buffers (a chunk's
+lazily built columns may still point into its block); complete lines are
+parsed a chunk at a time by the format's compiled scanner; the tail of a
+block that is not a whole line is carried into the next block. Memory is a
+block and a chunk or two, whatever the trace's length.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from ..._errors import RoutebenchError
+from .._trace import Chunk, InternedColumn, KeyColumn, Vocabulary
+from . import _kernels as K
+from ._columns import LazyColumn, Sessionizer, cookie_value, mapped, paired, prefix_of
+from ._formats import Piece, ReadOptions, TraceFormat
+from ._io import BLOCK
+
+__all__ = ["ReadStats", "ChunkReader", "MAX_EXAMPLES"]
+
+#: rejected lines quoted in reports
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ReadStats:
+    """What reading a trace did: lines read, used and rejected, and why."""
+
+    source: str = ""
+    format: str = ""
+    compression: str = "none"
+    header_lines: int = 0
+    lines: int = 0
+    used: int = 0
+    rejected: int = 0
+    bytes: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, text)
+    complete: bool = False  # the whole input was read (no --limit cut)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "format": self.format, "compression": self.compression,
+                "lines_read": self.lines, "used": self.used, "rejected": self.rejected,
+                "header_lines": self.header_lines, "bytes": self.bytes,
+                "rejected_by_reason": dict(self.reasons.most_common()),
+                "rejected_examples": [{"line": n, "reason": r, "text": t}
+                                      for n, r, t in self.examples],
+                "complete": self.complete}
+
+    def summary(self) -> str:
+        """One line: read, used, rejected (with the commonest reason)."""
+        s = f"{self.lines:,} lines read, {self.used:,} used, {self.rejected:,} rejected"
+        if self.reasons:
+            r, c = self.reasons.most_common(1)[0]
+            s += f" ({c:,} {r}" + (", ..." if len(self.reasons) > 1 else "") + ")"
+        return s
+
+
+def _snippet(buf: np.ndarray, start: int, limit: int = 160) -> str:
+    end = min(buf.size, start + limit + 1)
+    raw = bytes(buf[start:end])
+    nl = raw.find(b"\n")
+    cut = raw if nl < 0 else raw[:nl]
+    text = cut.rstrip(b"\r")[:limit].decode("utf-8", "backslashreplace")
+    return text + ("..." if nl < 0 and len(raw) > limit else "")
+
+
+class ChunkReader:
+    """Reads one pass over a stream: ``chunks()`` yields Chunks, ``stats`` says what it saw."""
+
+    def __init__(self, stream: IO[bytes], head: bytes, fmt: TraceFormat, opts: ReadOptions,
+                 route_on: str, columns: tuple[str, ...], stats: ReadStats,
+                 block: int = BLOCK) -> None:
+        self.stream = stream
+        self.head = head
+        self.fmt = fmt
+        self.opts = opts
+        self.route_on = route_on
+        self.columns = columns
+        self.stats = stats
+        self.block = block
+        self.sessions = Sessionizer(opts.session_gap) if "session" in columns else None
+
+    # -- bytes ----------------------------------------------------------------
+    def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
+        """(buffer, bytes of whole lines in it, at end of input) a block at a time."""
+        carry = self.head
+        size = max(self.block, 2 * len(carry))
+        eof = False
+        while True:
+            buf = np.empty(size + 8, dtype=np.uint8)
+            m = len(carry)
+            buf[:m] = np.frombuffer(carry, dtype=np.uint8)
+            mv = memoryview(buf)
+            while m < size and not eof:
+                try:
+                    got = self.stream.readinto(mv[m:size])
+                except Exception as exc:  # noqa: BLE001 - decompressors raise many kinds
+                    raise RoutebenchError(self._read_error(exc)) from None
+                if not got:
+                    eof = True
+                    break
+                m += got
+                self.stats.bytes += got
+            if m == 0:
+                return
+            if eof:
+                cut = m
+            else:
+                cut = _last_newline(buf, m) + 1
+                if cut == 0:  # one line longer than the block: read a bigger block
+                    carry = bytes(buf[:m])
+                    size *= 2
+                    continue
+            yield buf[:m], cut, eof
+            if eof:
+                return
+            carry = bytes(buf[cut:m])
+            size = max(self.block, 2 * len(carry))
+
+    def _read_error(self, exc: BaseException) -> str:
+        what = f"{self.stats.compression}-compressed data" if self.stats.compression != "none" \
+            else "data"
+        msg = str(exc) or type(exc).__name__
+        return (f"{self.stats.source}: cannot read {what} after {self.stats.bytes:,} bytes: "
+                f"{msg} (corrupt or truncated?)")
+
+    # -- chunks ---------------------------------------------------------------
+    def chunks(self) -> Iterator[Chunk]:
+        opts, stats, fmt = self.opts, self.stats, self.fmt
+        header = fmt.header_lines
+        limit = opts.limit
+        line_no = 0  # lines seen so far, header included
+        route_src = self._route_sources()
+        fuse = list(dict.fromkeys([*route_src, *("client", "ua")]))
+        try:
+            for buf, cut, _eof in self._blocks():
+                n8 = buf.size // 8 * 8
+                w64 = buf[:n8].view(np.uint64) if buf.ctypes.data % 8 == 0 else \
+                    np.empty(0, np.uint64)
+                pos = 0
+                while header and pos < cut:  # skip header lines
+                    nl = int(np.argmax(buf[pos:cut] == 10)) if (buf[pos:cut] == 10).any() \
+                        else cut - pos
+                    pos += nl + 1
+                    header -= 1
+                    line_no += 1
+                    stats.header_lines += 1
+                while pos < cut:
+                    piece, pos = fmt.parse(buf, w64, pos, cut, opts.chunk_size, fuse)
+                    if piece.n == 0:
+                        break
+                    chunk, lines = self._chunk(buf, piece, route_src, line_no, limit)
+                    line_no += lines
+                    if chunk is not None and len(chunk):
+                        yield chunk
+                    if limit is not None and stats.used >= limit:
+                        return
+            stats.complete = True
+        finally:
+            try:
+                self.stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _route_sources(self) -> list[str]:
+        """The raw columns a row needs to be routable on ``route_on``."""
+        r = self.route_on
+        if r in ("client24", "user"):
+            return ["client"]
+        if r == "session":
+            kind, _, name = self.opts.session.partition(":")
+            if kind == "cookie":
+                return [self._cookie_source(name)]
+            if kind == "field":
+                return [name]
+            if "session" in self.fmt.raw:
+                return ["session"]
+            return ["client"]
+        return [r]
+
+    def _cookie_source(self, name: str) -> str:
+        raw = self.fmt.raw
+        if f"cookie_{name}" in raw:
+            return f"cookie_{name}"
+        if "http_cookie" in raw:
+            return "http_cookie"
+        return f"cookie_{name}"
+
+    def _reject(self, piece: Piece, rows: np.ndarray, reason_of, buf: np.ndarray,
+                line_no: int) -> None:
+        stats = self.stats
+        stats.rejected += int(rows.size)
+        for r in rows.tolist()[:4096] if len(stats.examples) < MAX_EXAMPLES or self.opts.strict \
+                else []:
+            reason = reason_of(r)
+            text = _snippet(buf, int(piece.lstart[r]))
+            if self.opts.strict:
+                raise RoutebenchError(
+                    f"{stats.source} line {line_no + r + 1}: {reason}: {text!r} "
+                    "(--strict: the first rejected line stops the run)"
+                )
+            if len(stats.examples) < MAX_EXAMPLES:
+                stats.examples.append((line_no + r + 1, reason, text))
+        # reasons for all rows, counted by code (cheap) then named
+        if rows.size:
+            codes = piece.errcode[rows].astype(np.int64) * 65536 + piece.errtok[rows] + 1
+            uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
+            for f, c in zip(first.tolist(), counts.tolist()):
+                stats.reasons[reason_of(int(rows[f]))] += c
+
+    def _chunk(self, buf: np.ndarray, piece: Piece, route_src: list[str], line_no: int,
+               limit: int | None) -> tuple[Chunk | None, int]:
+        stats, fmt = self.stats, self.fmt
+        n = piece.n
+        ok = piece.errcode == 0
+        # rows whose route-on source is absent cannot be routed: rejected too
+        missing = np.zeros(n, dtype=bool)
+        for src in route_src:
+            present = self._present(piece, src)
+            if present is None:
+                raise RoutebenchError(
+                    f"{stats.source}: no column {src!r} to route on; this trace has: "
+                    f"{', '.join(fmt.raw)}"
+                )
+            missing |= ok & ~present
+        rows = np.flatnonzero(ok & ~missing)
+        lines = n
+        if limit is not None and stats.used + rows.size > limit:
+            rows = rows[: max(limit - stats.used, 0)]
+            lines = int(rows[-1]) + 1 if rows.size else 0
+        bad = np.flatnonzero(~(ok & ~missing)[:lines])
+
+        def reason_of(r: int) -> str:
+            code = int(piece.errcode[r])
+            if code == 0:
+                return self._missing_reason(route_src)
+            if r in piece.reasons:
+                return piece.reasons[r]
+            return fmt.reason(code, int(piece.errtok[r]))
+        self._reject(piece, bad, reason_of, buf, line_no)
+        stats.lines += lines
+        stats.used += int(rows.size)
+        if rows.size == 0:
+            return None, lines
+        chunk = self._build(buf, piece, rows)
+        return chunk, lines
+
+    def _missing_reason(self, route_src: list[str]) -> str:
+        src = route_src[0]
+        if src in ("path", "url") and self.fmt.name == "access-log":
+            return f"request line has no URL to route on ({src})"
+        if src.startswith("cookie_") or src == "http_cookie":
+            return f"no cookie {self.opts.session.partition(':')[2]!r} to route on"
+        return f"no {src} to route on"
+
+    @staticmethod
+    def _present(piece: Piece, col: str) -> np.ndarray | None:
+        if col in piece.fused:
+            return piece.fused[col][0] >= 0
+        if col in piece.slots:
+            assert piece.starts is not None
+            return piece.starts[:, piece.slots[col]] >= 0
+        return None
+
+    def _build(self, buf: np.ndarray, piece: Piece, rows: np.ndarray) -> Chunk:
+        cache: dict[str, InternedColumn] = {}
+
+        def raw(name: str) -> InternedColumn:
+            col = cache.get(name)
+            if col is None:
+                col = cache[name] = _raw_column(buf, piece, rows, name)
+            return col
+
+        cols: dict[str, KeyColumn] = {}
+        nrows = int(rows.size)
+        for name in self.columns:
+            if name in piece.fused:
+                cols[name] = raw(name)
+            elif name == "client24":
+                cols[name] = LazyColumn(nrows, lambda: mapped(raw("client"), prefix_of))
+            elif name == "user" and "user" not in piece.slots and "user" not in piece.fused:
+                cols[name] = LazyColumn(nrows, lambda: paired(raw("client"), raw("ua")))
+            elif name == "session":
+                cols[name] = self._session(raw, piece, rows)
+            else:
+                cols[name] = LazyColumn(nrows, lambda n=name: raw(n))
+        ts = piece.ts[rows] if piece.ts is not None else None
+        return Chunk(cols, ts)
+
+    def _session(self, raw, piece: Piece, rows: np.ndarray) -> KeyColumn:
+        kind, _, name = self.opts.session.partition(":")
+        if kind == "cookie":
+            src = self._cookie_source(name)
+            if src == "http_cookie":
+                nb = name.encode()
+                return mapped(raw(src), lambda h: cookie_value(h, nb))
+            return raw(src)
+        if kind == "field":
+            return raw(name)
+        if "session" in self.fmt.raw:
+            return raw("session")
+        assert self.sessions is not None and piece.ts is not None
+        ident = raw("client")
+        if kind != "client" and "ua" in self.fmt.raw:
+            ident = paired(ident, raw("ua"))
+        return self.sessions(ident, piece.ts[rows])
+
+
+def _raw_column(buf: np.ndarray, piece: Piece, rows: np.ndarray, name: str) -> InternedColumn:
+    """A raw column of the used rows, interned; absent values are ``b""``."""
+    if name in piece.fused:
+        ids, values, size = piece.fused[name]
+        sub = ids[rows]
+        if size and (sub >= 0).all():
+            return InternedColumn(sub, Vocabulary(size, values))
+        sub = np.where(sub < 0, size, sub)
+        return InternedColumn(sub, Vocabulary(size + 1, lambda: [*values(), b""]))
+    assert piece.starts is not None and piece.ends is not None
+    slot = piece.slots[name]
+    s = np.ascontiguousarray(piece.starts[rows, slot])
+    e = np.ascontiguousarray(piece.ends[rows, slot])
+    ids, firsts = K.intern_slices(buf, s, e)
+    mv = memoryview(buf)
+    fs = np.where(s[firsts] < 0, 0, s[firsts]).tolist()
+    fe = np.where(s[firsts] < 0, 0, e[firsts]).tolist()
+    return InternedColumn(ids, Vocabulary(len(fs), lambda: [mv[a:b].tobytes()
+                                                            for a, b in zip(fs, fe)]))
+
+
+def _last_newline(buf: np.ndarray, m: int) -> int:
+    """The index of the last ``\\n`` in buf[:m], or -1."""
+    step = 1 << 16
+    hi = m
+    while hi > 0:
+        lo = max(0, hi - step)
+        idx = bytes(buf[lo:hi]).rfind(b"\n")
+        if idx >= 0:
+            return lo + idx
+        hi = lo
+        step *= 2
+    return -1
