@@ -107,6 +107,7 @@ class FileTrace(Trace):
         if not head.strip():
             raise RoutebenchError(f"{self.source}: empty file (no requests)")
         self.compression = comp
+        self._sample = head[:SNIFF]
         self.format: TraceFormat = make_format(opts.format, opts, head, self.source)
         self.columns = self._available()
         self.route_on = self._route(opts.route_on)
@@ -225,7 +226,7 @@ class FileTrace(Trace):
         stats = ReadStats(source=self.source, format=self.format.detail, compression=comp)
         self.stats = stats
         reader = ChunkReader(stream, head, self.format, self.opts, self.route_on, self.columns,
-                             stats)
+                             stats, sample=self._sample)
         yield from reader.chunks()
         if stats.used == 0:
             raise RoutebenchError(

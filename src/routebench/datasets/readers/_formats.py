@@ -217,10 +217,6 @@ class AccessLog(TraceFormat):
         ls = np.empty(m, np.int64)
         fcols = [c for c in fuse if c in self.slots]
         nj = max(len(fcols), 1)
-        cap = 16
-        while cap < 2 * m:
-            cap <<= 1
-        table = np.full(nj * cap, -1, np.int64)
         hashes = np.empty(nj * 2 * m, np.uint64)
         us = np.empty(nj * m, np.int64)
         ue = np.empty(nj * m, np.int64)
@@ -231,7 +227,7 @@ class AccessLog(TraceFormat):
         n, pos = K.parse_log_lines(
             buf, w64, pos, end, m, p.kinds, p.lit_off, p.lit_len, p.lits, p.ftype, p.fslot,
             p.quoted, starts, ends, ts, ec, et, ls, req, self.url_slot, self.path_slot,
-            icols, table, hashes, us, ue, nu, ids)
+            icols, hashes, us, ue, nu, ids)
         piece = Piece(n, ec[:n], et[:n], ls[:n], ts[:n] if self.has_ts else None,
                       starts=starts[:n], ends=ends[:n], slots=self.slots)
         for j, c in enumerate(fcols):
@@ -375,18 +371,14 @@ class Delimited(TraceFormat):
         fcols = [c for c in fuse if c in self.slots and c != "ts"]
         if fcols and n:
             nj = len(fcols)
-            cap = 16
-            while cap < 2 * n:
-                cap <<= 1
-            table = np.full(nj * cap, -1, np.int64)
             hashes = np.empty(nj * 2 * n, np.uint64)
             us = np.empty(nj * n, np.int64)
             ue = np.empty(nj * n, np.int64)
             nu = np.zeros(nj, np.int64)
             ids = np.empty(nj * n, np.int64)
             cols = np.array([self.slots[c] for c in fcols], dtype=np.int64)
-            K.intern_rows(buf, piece.starts, piece.ends, n, cols, table, hashes, us, ue, nu,
-                          ids, piece.errcode == 0)
+            K.intern_rows(buf, piece.starts, piece.ends, n, cols, hashes, us, ue, nu, ids,
+                          piece.errcode == 0)
             for j, c in enumerate(fcols):
                 piece.fused[c] = _fused(buf, ids[j * n:(j + 1) * n], us[j * n:j * n + nu[j]],
                                         ue[j * n:j * n + nu[j]])

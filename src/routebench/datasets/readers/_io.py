@@ -32,7 +32,7 @@ _EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz
 COMPRESSIONS = ("none", "gzip", "bz2", "xz", "zstd")
 
 #: decompressed bytes read at a time by the block readers
-BLOCK = 32 << 20
+BLOCK = 64 << 20
 
 
 def display_name(path: str | os.PathLike[str]) -> str:
@@ -92,7 +92,12 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
     except OSError as exc:
         raise RoutebenchError(f"{name}: cannot read: {exc.strerror}") from None
     comp = sniff_compression(head, str(path))
-    stream: IO[bytes] = io.BufferedReader(_Prefixed(head, raw), 1 << 20)
+    stream: IO[bytes]
+    if comp == "none" and raw.seekable():
+        raw.seek(0)  # a plain file: read straight into the caller's buffers
+        stream = raw
+    else:
+        stream = io.BufferedReader(_Prefixed(head, raw), 1 << 20)
     if comp == "gzip":
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
     elif comp == "bz2":

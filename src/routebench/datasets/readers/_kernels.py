@@ -285,6 +285,26 @@ def _find3(buf, w64, q: int, end: int, a: int, b: int, c: int) -> int:
     return _find_short(buf, q, end, a, b, c)
 
 
+@njit(cache=True, nogil=True)
+def _find_nl(buf, w64, q: int, end: int) -> int:
+    """The first newline at or after q (``end`` if none), eight bytes at a time."""
+    while q < end and (q & 7) != 0:
+        if buf[q] == 10:
+            return q
+        q += 1
+    pa = np.uint64(10) * _LO
+    nw = w64.size
+    while q + 8 <= end and (q >> 3) < nw:
+        if _has(w64[q >> 3], pa) != 0:
+            break
+        q += 8
+    while q < end:
+        if buf[q] == 10:
+            return q
+        q += 1
+    return end
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _probe(buf, s: int, e: int, table, base: int, cap: int, hashes, us, ue, nu, j: int) -> int:
     """The id of slice buf[s:e] in interning table ``j`` (a new id if unseen).
@@ -351,14 +371,32 @@ def _split_one(buf, s: int, e: int):
 
 
 @njit(cache=True, nogil=True)
-def intern_rows(buf, starts, ends, n: int, cols, table, hashes, us, ue, nu, ids, ok):
+def _grow(table, cap: int, nc: int, hashes, rows: int, nu):
+    """A table of twice the capacity with every id of the ``nc`` columns re-inserted."""
+    ncap = cap * 2
+    mask = np.uint64(ncap - 1)
+    t2 = np.full(nc * ncap, -1, np.int32)
+    for j in range(nc):
+        off = j * ncap
+        for u in range(nu[j]):
+            slot = hashes[2 * (j * rows + u)] & mask
+            while t2[off + slot] >= 0:
+                slot = (slot + np.uint64(1)) & mask
+            t2[off + slot] = u
+    return t2, ncap
+
+
+@njit(cache=True, nogil=True)
+def intern_rows(buf, starts, ends, n: int, cols, hashes, us, ue, nu, ids, ok):
     """Intern slot ``cols[j]`` of rows ``ok`` into table ``j``: ``ids[j*rows + row]`` (-1: absent).
 
-    ``rows`` is the capacity a table was made for (``ids.size // cols.size``).
+    ``rows`` is the capacity the arrays were made for (``ids.size // cols.size``);
+    the hash tables start small and grow, so few distinct keys stay in cache.
     """
     nc = cols.size
     rows = ids.size // max(nc, 1)
-    cap = table.size // max(nc, 1)
+    cap = 4096
+    table = np.full(max(nc, 1) * cap, -1, np.int32)
     for i in range(n):
         for j in range(nc):
             c = cols[j]
@@ -368,6 +406,8 @@ def intern_rows(buf, starts, ends, n: int, cols, table, hashes, us, ue, nu, ids,
             else:
                 ids[j * rows + i] = _probe(buf, s, ends[i, c], table, j * rows, cap, hashes,
                                            us, ue, nu, j)
+                if 2 * nu[j] > cap:
+                    table, cap = _grow(table, cap, nc, hashes, rows, nu)
 
 
 @njit(cache=True, nogil=True)
@@ -375,7 +415,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                     kinds, lit_off, lit_len, lits, ftype, fslot, quoted,
                     starts, ends, ts, errcode, errtok, lstart,
                     req_slot: int, url_slot: int, path_slot: int,
-                    icols, table, hashes, us, ue, nu, ids):
+                    icols, hashes, us, ue, nu, ids):
     """Parse access-log lines against a compiled format program, in one pass.
 
     The program alternates literals (``kinds == 0``: bytes ``lits[off:off+len]``)
@@ -393,7 +433,8 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
     nslots = starts.shape[1]
     nic = icols.size
     irows = ids.size // max(nic, 1)
-    icap = table.size // max(nic, 1)
+    icap = 4096
+    table = np.full(max(nic, 1) * icap, -1, np.int32)
     n = 0
     while n < max_lines and pos < end:
         lstart[n] = pos
@@ -500,7 +541,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                     break
             t += 1
         # the rest of the line: extra fields, or what follows an error
-        le = _find3(buf, w64, p, end, 10, 10, 10)
+        le = _find_nl(buf, w64, p, end)
         if err == E_OK:
             if req_slot >= 0:
                 a, b, c = _split_one(buf, starts[n, req_slot], ends[n, req_slot])
@@ -516,6 +557,8 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                 else:
                     ids[j * irows + n] = _probe(buf, s, ends[n, icols[j]], table, j * irows,
                                                 icap, hashes, us, ue, nu, j)
+                    if 2 * nu[j] > icap:
+                        table, icap = _grow(table, icap, nic, hashes, irows, nu)
         else:
             for j in range(nic):
                 ids[j * irows + n] = -1
@@ -724,13 +767,11 @@ def _fingerprint(buf, s: int, e: int):
 def intern_slices(buf, starts, ends):
     """Ids of equal byte slices: (ids, first row of each id). Absent slices (-1) are ``b""``.
 
-    The same 128-bit fingerprints as ``_probe``, in a table sized to the rows.
+    The same 128-bit fingerprints and growing table as the fused interning.
     """
     n = starts.size
-    cap = 16
-    while cap < 2 * n:
-        cap <<= 1
-    table = np.full(cap, -1, np.int64)
+    cap = 4096
+    table = np.full(cap, -1, np.int32)
     hashes = np.empty(2 * max(n, 1), np.uint64)
     us = np.empty(max(n, 1), np.int64)
     ue = np.empty(max(n, 1), np.int64)
@@ -747,5 +788,7 @@ def intern_slices(buf, starts, ends):
         u = _probe(buf, s, e, table, 0, cap, hashes, us, ue, nu, 0)
         if nu[0] > before:
             firsts[u] = i
+            if 2 * nu[0] > cap:
+                table, cap = _grow(table, cap, 1, hashes, max(n, 1), nu)
         ids[i] = u
     return ids, firsts[:nu[0]]

@@ -9,8 +9,12 @@ block and a chunk or two, whatever the trace's length.
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -77,7 +81,7 @@ class ChunkReader:
 
     def __init__(self, stream: IO[bytes], head: bytes, fmt: TraceFormat, opts: ReadOptions,
                  route_on: str, columns: tuple[str, ...], stats: ReadStats,
-                 block: int = BLOCK) -> None:
+                 block: int = BLOCK, sample: bytes = b"") -> None:
         self.stream = stream
         self.head = head
         self.fmt = fmt
@@ -87,6 +91,10 @@ class ChunkReader:
         self.stats = stats
         self.block = block
         self.sessions = Sessionizer(opts.session_gap) if "session" in columns else None
+        self.workers = max(1, min(2, os.cpu_count() or 1))
+        sample = sample or head
+        lines = sample.count(b"\n")
+        self.avg_line = max(16, len(sample) // lines) if lines else 256
 
     # -- bytes ----------------------------------------------------------------
     def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
@@ -132,14 +140,43 @@ class ChunkReader:
         return (f"{self.stats.source}: cannot read {what} after {self.stats.bytes:,} bytes: "
                 f"{msg} (corrupt or truncated?)")
 
-    # -- chunks ---------------------------------------------------------------
-    def chunks(self) -> Iterator[Chunk]:
-        opts, stats, fmt = self.opts, self.stats, self.fmt
-        header = fmt.header_lines
-        limit = opts.limit
-        line_no = 0  # lines seen so far, header included
-        route_src = self._route_sources()
-        fuse = list(dict.fromkeys([*route_src, *("client", "ua")]))
+    # -- pieces (a background thread; the compiled scanners release the GIL) -----
+    def _ranges(self, buf: np.ndarray, w64: np.ndarray, pos: int, cut: int) -> list[tuple[int, int]]:
+        """Split buf[pos:cut] at line ends into ranges of about a chunk (at least one a worker)."""
+        total = cut - pos
+        target = max(1, self.avg_line * self.opts.chunk_size)
+        nr = max(self.workers, -(-total // target))
+        if total < 1 << 16:
+            nr = 1
+        out = []
+        a = pos
+        for k in range(1, nr):
+            x = pos + total * k // nr
+            if x <= a:
+                continue
+            nl = K._find_nl(buf, w64, x, cut)
+            if nl >= cut - 1:
+                break
+            out.append((a, nl + 1))
+            a = nl + 1
+        out.append((a, cut))
+        return out
+
+    def _parse_range(self, buf: np.ndarray, w64: np.ndarray, a: int, b: int,
+                     fuse: list[str]) -> list[Piece]:
+        pieces = []
+        est = max(1024, int((b - a) / max(self.avg_line / 2, 1)) + 1024)
+        while a < b:
+            m = min(self.opts.chunk_size, est)
+            piece, a = self.fmt.parse(buf, w64, a, b, m, fuse)
+            if piece.n == 0:
+                break
+            pieces.append(piece)
+        return pieces
+
+    def _pieces(self, stop: threading.Event, fuse: list[str]) -> Iterator[tuple[np.ndarray, Piece]]:
+        header = self.fmt.header_lines
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             for buf, cut, _eof in self._blocks():
                 n8 = buf.size // 8 * 8
@@ -147,24 +184,79 @@ class ChunkReader:
                     np.empty(0, np.uint64)
                 pos = 0
                 while header and pos < cut:  # skip header lines
-                    nl = int(np.argmax(buf[pos:cut] == 10)) if (buf[pos:cut] == 10).any() \
-                        else cut - pos
-                    pos += nl + 1
+                    nl = K._find_nl(buf, w64, pos, cut)
+                    pos = nl + 1
                     header -= 1
-                    line_no += 1
-                    stats.header_lines += 1
-                while pos < cut:
-                    piece, pos = fmt.parse(buf, w64, pos, cut, opts.chunk_size, fuse)
-                    if piece.n == 0:
-                        break
-                    chunk, lines = self._chunk(buf, piece, route_src, line_no, limit)
-                    line_no += lines
-                    if chunk is not None and len(chunk):
-                        yield chunk
-                    if limit is not None and stats.used >= limit:
-                        return
-            stats.complete = True
+                    self.stats.header_lines += 1
+                if pos >= cut:
+                    continue
+                ranges = self._ranges(buf, w64, pos, cut)
+                if pool is not None and len(ranges) > 1:
+                    results = list(pool.map(lambda r: self._parse_range(buf, w64, *r, fuse),
+                                            ranges))
+                else:
+                    results = [self._parse_range(buf, w64, a, b, fuse) for a, b in ranges]
+                for pieces in results:
+                    for piece in pieces:
+                        yield buf, piece
+                if stop.is_set():
+                    return
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    # -- chunks ---------------------------------------------------------------
+    def chunks(self) -> Iterator[Chunk]:
+        opts, stats = self.opts, self.stats
+        limit = opts.limit
+        route_src = self._route_sources()
+        fuse = list(dict.fromkeys([*route_src, "client",
+                                   *(("ua",) if {"user", "session"} & set(self.columns) else ())]))
+        q: queue.Queue[Any] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self._pieces(stop, fuse):
+                    while not stop.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(_DONE)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                q.put(_Failed(exc))
+
+        th = threading.Thread(target=produce, name="routebench-reader", daemon=True)
+        th.start()
+        line_no = 0  # lines seen so far, header excluded
+        try:
+            while True:
+                item = q.get()
+                if item is _DONE:
+                    stats.complete = True
+                    break
+                if isinstance(item, _Failed):
+                    raise item.exc
+                buf, piece = item
+                chunk, lines = self._chunk(buf, piece, route_src,
+                                           line_no + stats.header_lines, limit)
+                line_no += lines
+                if chunk is not None and len(chunk):
+                    yield chunk
+                if limit is not None and stats.used >= limit:
+                    return
+        finally:
+            stop.set()
+            while th.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            th.join()
             try:
                 self.stream.close()
             except Exception:  # noqa: BLE001
@@ -333,6 +425,14 @@ def _raw_column(buf: np.ndarray, piece: Piece, rows: np.ndarray, name: str) -> I
     fe = np.where(s[firsts] < 0, 0, e[firsts]).tolist()
     return InternedColumn(ids, Vocabulary(len(fs), lambda: [mv[a:b].tobytes()
                                                             for a, b in zip(fs, fe)]))
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
 
 
 def _last_newline(buf: np.ndarray, m: int) -> int:
