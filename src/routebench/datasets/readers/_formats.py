@@ -486,7 +486,7 @@ class JsonLines(TraceFormat):
                 ec[i] = K.E_BLANK
                 continue
             try:
-                obj = loads(mv[s:e])
+                obj = loads(mv[s:e].tobytes())
             except (ValueError, UnicodeDecodeError) as exc:
                 ec[i] = 100
                 reasons[i] = f"not JSON ({str(exc).split(':')[0]})"
@@ -603,7 +603,7 @@ def make_format(name: str | None, opts: ReadOptions, head: bytes, source: str) -
             sample = head.split(b"\n", 1)[0][:80].decode("utf-8", "backslashreplace")
             raise RoutebenchError(
                 f"{source}: unknown trace format (first line: {sample!r}); "
-                f"give --format, one of: {choices(FORMATS)}"
+                f"give --trace-format, one of: {choices(FORMATS)}"
             )
     key = FORMAT_ALIASES.get(name, name)
     if key not in FORMATS:
