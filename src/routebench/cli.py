@@ -97,7 +97,6 @@ def _say(args: argparse.Namespace, msg: str) -> None:
 
 # -- run -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .datasets import open_trace
     from .harness.registry import parse_spec, registry
     from .harness.runner import DEFAULT_NODES, StrategySpec, run_static
     from .reports import make_report, run_table, write_json
@@ -203,6 +202,10 @@ def _add_read_options(p: argparse.ArgumentParser, route: bool = True) -> None:
                    help="stop at the first rejected line (default: count and report them)")
 
 
+def _updater(bar: Any):
+    return bar.update if bar is not None else None
+
+
 def _trace_progress(desc: str):
     """A tqdm bar of requests read and their rate, on a terminal only."""
     from tqdm import tqdm
@@ -223,7 +226,7 @@ def cmd_trace_inspect(args: argparse.Namespace) -> int:
         trace.with_columns("session")
     bar = None if args.quiet else _trace_progress(f"inspect {trace.label}")
     try:
-        summary = summarize_trace(trace, top=args.top, progress=bar.update if bar is not None else None)
+        summary = summarize_trace(trace, top=args.top, progress=_updater(bar))
     finally:
         if bar is not None:
             bar.close()
@@ -334,7 +337,7 @@ def cmd_trace_generate(args: argparse.Namespace) -> int:
         "access-log" if name == "access-log" else "csv")
     bar = None if args.quiet else _trace_progress(f"generate {trace.label}")
     try:
-        info = write_trace(trace, args.output, fmt, progress=bar.update if bar is not None else None)
+        info = write_trace(trace, args.output, fmt, progress=_updater(bar))
     finally:
         if bar is not None:
             bar.close()
@@ -362,7 +365,7 @@ def cmd_trace_convert(args: argparse.Namespace) -> int:
     bar = None if args.quiet else _trace_progress(f"convert {trace.label}")
     try:
         info = write_trace(trace, args.output, fmt, columns=cols,
-                           progress=bar.update if bar is not None else None)
+                           progress=_updater(bar))
     finally:
         if bar is not None:
             bar.close()

@@ -4,9 +4,12 @@ Formats written (each read back by :mod:`routebench.datasets.readers`):
 
 - ``access-log``: NCSA combined, one request a line, the nginx/Apache default::
 
-    203.0.113.7 - - [01/Jan/2024:00:00:00 +0000] "GET /blog/item-12 HTTP/1.1" 200 5120 "-" "curl/8.4.0"
+    203.0.113.7 - - [01/Jan/2024:00:00:00 +0000] "GET /blog/item-12 HTTP/1.1" 200 5120 "-" \
+    "curl/8.4.0"
 
-  client from the ``client`` column, URL from ``path`` (or ``/`` + ``key``),
+  (one line; the user agent is the last field)
+
+  client from the ``client`` column, URL from ``path`` (or ``/`` + ``key`` or ``user``),
   user agent from ``ua``; a trace without times gets one request a millisecond.
 - ``csv`` / ``tsv``: a header line of column names (``ts`` first when the
   trace has times, in seconds since the epoch), then one request a line.
@@ -153,8 +156,11 @@ def _access_lines(chunk: Chunk, start_index: int, clf: _ClfTime) -> bytes:
         urls = col("path", b"/", url_and_status)
     elif "url" in cols:
         urls = col("url", b"/", url_and_status)
+    elif "key" in cols or "user" in cols:
+        urls = col("key" if "key" in cols else "user", b"",
+                   lambda k: url_and_status(b"/" + k))
     else:
-        urls = col("key", b"", lambda k: url_and_status(b"/" + k))
+        urls = [url_and_status(b"/")] * n
     uas = col("ua", b"-", _escape)
     if chunk.ts is not None:
         secs = np.floor(chunk.ts).astype(np.int64)

@@ -12,13 +12,11 @@ import io
 import lzma
 import os
 import sys
-import zlib
-from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from ..._errors import RoutebenchError
 
-__all__ = ["COMPRESSIONS", "open_bytes", "read_blocks", "sniff_compression", "display_name"]
+__all__ = ["COMPRESSIONS", "BLOCK", "open_bytes", "sniff_compression", "display_name"]
 
 #: magic bytes -> compression name
 _MAGIC = (
@@ -27,8 +25,7 @@ _MAGIC = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
-_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz",
-        ".zst": "zstd", ".zstd": "zstd"}
+_BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
 COMPRESSIONS = ("none", "gzip", "bz2", "xz", "zstd")
 
 #: decompressed bytes read at a time by the block readers
@@ -39,15 +36,14 @@ def display_name(path: str | os.PathLike[str]) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
-def sniff_compression(head: bytes, path: str = "") -> str:
-    """The compression of a stream from its first bytes (magic), else its extension."""
+def sniff_compression(head: bytes) -> str:
+    """The compression of a stream from its first bytes (magic numbers, whatever its name)."""
     for magic, name in _MAGIC:
         if head.startswith(magic):
+            # "BZh" is also plain text: a bzip2 stream goes on with a level and a block magic
+            if name == "bz2" and not (head[3:4].isdigit() and head[4:10] in _BZ2_BLOCKS):
+                continue
             return name
-    ext = os.path.splitext(path)[1].lower()
-    if ext in _EXT and head:
-        # the extension says compressed but the bytes do not: trust the bytes
-        return "none"
     return "none"
 
 
@@ -73,6 +69,55 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
+class _ZstdReader(io.RawIOBase):
+    """zstd frames one after another; a stream that ends inside a frame is an error.
+
+    (``zstandard``'s own stream reader returns a truncated file's bytes without
+    saying it was cut short.)
+    """
+
+    def __init__(self, src: IO[bytes], zstandard: Any) -> None:
+        self._src = src
+        self._z = zstandard
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._out = memoryview(b"")
+        self._in_frame = False
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while not self._out.nbytes and not self._eof:
+            data = self._src.read(1 << 20)
+            if not data:
+                self._eof = True
+                if self._in_frame:
+                    raise EOFError("the zstd stream ends inside a frame")
+                break
+            out = []
+            while data:
+                out.append(self._d.decompress(data))
+                self._in_frame = not self._d.eof
+                if self._d.eof:
+                    data = self._d.unused_data
+                    self._d = self._z.ZstdDecompressor().decompressobj()
+                    self._in_frame = bool(data)
+                else:
+                    data = b""
+            self._out = memoryview(b"".join(out))
+        n = min(len(b), self._out.nbytes)
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        try:
+            self._src.close()
+        finally:
+            super().close()
+
+
 def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
     """The decompressed byte stream of ``path`` (``-``: stdin) and its compression name."""
     name = display_name(path)
@@ -88,10 +133,10 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
         except OSError as exc:
             raise RoutebenchError(f"{name}: cannot open: {exc.strerror}") from None
     try:
-        head = raw.read(8)
+        head = raw.read(16)
     except OSError as exc:
         raise RoutebenchError(f"{name}: cannot read: {exc.strerror}") from None
-    comp = sniff_compression(head, str(path))
+    comp = sniff_compression(head)
     stream: IO[bytes]
     if comp == "none" and raw.seekable():
         raw.seek(0)  # a plain file: read straight into the caller's buffers
@@ -108,47 +153,7 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
         try:
             import zstandard
         except ImportError:  # pragma: no cover - a declared dependency
-            raise RoutebenchError(f"{name}: zstd-compressed; install the 'zstandard' package") from None
-        stream = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True,
-                                                            closefd=True)
+            raise RoutebenchError(
+                f"{name}: zstd-compressed; install the 'zstandard' package") from None
+        stream = io.BufferedReader(_ZstdReader(stream, zstandard), 1 << 20)
     return stream, comp
-
-
-_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError, OSError, zlib.error, lzma.LZMAError, gzip.BadGzipFile,
-)
-
-
-def _zstd_error() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-
-        return (zstandard.ZstdError,)
-    except ImportError:  # pragma: no cover
-        return ()
-
-
-def read_blocks(stream: IO[bytes], name: str, comp: str,
-                block: int = BLOCK) -> Iterator[bytes]:
-    """The stream's bytes in blocks of about ``block`` bytes; a clear error if corrupt."""
-    errors = _DECOMPRESS_ERRORS + _zstd_error()
-    done = 0
-    try:
-        while True:
-            try:
-                data = stream.read(block)
-            except errors as exc:
-                what = f"{comp}-compressed data" if comp != "none" else "data"
-                raise RoutebenchError(
-                    f"{name}: cannot read {what} after {done:,} bytes: "
-                    f"{exc if str(exc) else type(exc).__name__} (corrupt or truncated?)"
-                ) from None
-            if not data:
-                return
-            done += len(data)
-            yield data
-    finally:
-        try:
-            stream.close()
-        except Exception:  # noqa: BLE001 - closing a broken stream may fail again
-            pass

@@ -141,7 +141,8 @@ class ChunkReader:
                 f"{msg} (corrupt or truncated?)")
 
     # -- pieces (a background thread; the compiled scanners release the GIL) -----
-    def _ranges(self, buf: np.ndarray, w64: np.ndarray, pos: int, cut: int) -> list[tuple[int, int]]:
+    def _ranges(self, buf: np.ndarray, w64: np.ndarray, pos: int,
+                cut: int) -> list[tuple[int, int]]:
         """Split buf[pos:cut] at line ends into ranges of about a chunk (at least one a worker)."""
         total = cut - pos
         target = max(1, self.avg_line * self.opts.chunk_size)
@@ -192,8 +193,8 @@ class ChunkReader:
                     continue
                 ranges = self._ranges(buf, w64, pos, cut)
                 if pool is not None and len(ranges) > 1:
-                    results = list(pool.map(lambda r: self._parse_range(buf, w64, *r, fuse),
-                                            ranges))
+                    results = list(pool.map(
+                        lambda r, b=buf, w=w64: self._parse_range(b, w, *r, fuse), ranges))
                 else:
                     results = [self._parse_range(buf, w64, a, b, fuse) for a, b in ranges]
                 for pieces in results:
