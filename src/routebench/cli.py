@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -32,7 +33,9 @@ def _count(text: str, what: str = "count") -> int:
     t = text.strip().lower().replace("_", "").replace(",", "")
     m = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([km]?)", t)
     if not m:
-        raise RoutebenchError(f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M")
+        raise RoutebenchError(
+            f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M"
+        )
     value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2)]
     if value != int(value) or value < 1:
         raise RoutebenchError(f"{what} {text!r}: expected a whole number >= 1")
@@ -74,7 +77,9 @@ def _node_list(text: str) -> list[str] | dict[str, float]:
         try:
             weights[name] = float(w) if w else 1.0
         except ValueError:
-            raise RoutebenchError(f"--nodes: weight {w!r} of node {name!r} is not a number") from None
+            raise RoutebenchError(
+                f"--nodes: weight {w!r} of node {name!r} is not a number"
+            ) from None
     return weights
 
 
@@ -290,7 +295,13 @@ def _formats() -> tuple[str, ...]:
     return FORMATS
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any,
+                      **__: Any) -> str:
+    return f"routebench: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # e.g. a broken plugin: one line, no source
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -74,7 +74,8 @@ class Hasher:
 
 
 def _mmh3_low64(data: bytes, _h=mmh3.hash64) -> int:
-    return _h(data, 0, True, False)[0]
+    # keyword: mmh3 5.3 ignores ``signed`` passed positionally
+    return _h(data, signed=False)[0]
 
 
 def _md5_low64(data: bytes) -> int:
