@@ -123,3 +123,36 @@ def test_rendezvous_weighted_shares():
     d = np.random.default_rng(3).integers(0, 2**64 - 1, 400_000, dtype=np.uint64)
     share = np.bincount(s.lookup_many(d), minlength=3) / d.size
     assert share == pytest.approx([1 / 8, 2 / 8, 5 / 8], abs=0.005)
+
+
+# -- ketama's optional C path against the pure-Python one -----------------------
+cketama = pytest.importorskip("routebench._cketama", reason="C extension not built here")
+
+
+@given(st.binary(max_size=300))
+def test_c_hashi_is_the_first_md5_word(data):
+    from _md5 import md5
+
+    assert cketama.hashi(data) == int.from_bytes(md5(data).digest()[:4], "little")
+
+
+@given(node_lists(1, 30), key_lists)
+def test_ketama_c_lookup_equals_python_lookup(nodes, keys):
+    s = routebench.create("ketama", nodes)
+    assert s._c is not None
+    python_path = routebench.KeyedStrategy.lookup
+    assert [s.lookup(k) for k in keys] == [python_path(s, k) for k in keys]
+
+
+def test_ketama_c_path_survives_copy_and_pickle():
+    import pickle
+
+    s = routebench.create("ketama", ["a", "b", "c"])
+    c = s.copy()
+    c.add("d")
+    p = pickle.loads(pickle.dumps(s))
+    keys = [f"k{i}" for i in range(2000)]
+    assert [p.lookup(k) for k in keys] == [s.lookup(k) for k in keys]
+    assert "d" in {c.lookup(k) for k in keys} and "d" not in {s.lookup(k) for k in keys}
+    with pytest.raises(routebench.RoutebenchError, match="key 5: expected str or bytes"):
+        s.lookup(5)

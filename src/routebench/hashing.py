@@ -87,6 +87,12 @@ def _ketama_hashi(data: bytes) -> int:
     return int.from_bytes(_md5(data).digest()[:4], "little")
 
 
+try:  # the same function in C, when the optional extension was built
+    from ._cketama import hashi as _ketama_hashi
+except ImportError:  # pragma: no cover - no compiler at install time
+    pass
+
+
 _HASHERS = {
     h.name: h
     for h in (
