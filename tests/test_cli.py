@@ -140,3 +140,10 @@ def test_help_teaches():
     assert out.returncode == 0
     assert "NAME[:param=value,...]" in out.stdout and "--nodes" in out.stdout
     assert "routebench-run.json" in out.stdout
+
+
+def test_list_one_strategy_explains_its_parameters(capsys):
+    code, out, _ = run_cli(capsys, "list", "maglev")
+    assert code == 0 and "a prime well above N" in out and "65537" in out
+    code, _, err = run_cli(capsys, "list", "maglevv")
+    assert code == 2 and "unknown strategy or trace 'maglevv'" in err and "traces: uniform" in err
