@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -32,7 +33,9 @@ def _count(text: str, what: str = "count") -> int:
     t = text.strip().lower().replace("_", "").replace(",", "")
     m = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([km]?)", t)
     if not m:
-        raise RoutebenchError(f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M")
+        raise RoutebenchError(
+            f"{what} {text!r}: expected a whole number such as 200000, 200k or 1M"
+        )
     value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2)]
     if value != int(value) or value < 1:
         raise RoutebenchError(f"{what} {text!r}: expected a whole number >= 1")
@@ -74,7 +77,9 @@ def _node_list(text: str) -> list[str] | dict[str, float]:
         try:
             weights[name] = float(w) if w else 1.0
         except ValueError:
-            raise RoutebenchError(f"--nodes: weight {w!r} of node {name!r} is not a number") from None
+            raise RoutebenchError(
+                f"--nodes: weight {w!r} of node {name!r} is not a number"
+            ) from None
     return weights
 
 
@@ -397,11 +402,46 @@ def _param_text(params: Sequence[Any]) -> str:
     return ", ".join(f"{p.name}={p.default}" for p in params) or "-"
 
 
+def _accepted(p: Any) -> str:
+    if p.choices is not None:
+        return choices(p.choices)
+    if p.minimum is not None:
+        return f"{p.type.__name__} >= {p.minimum:g}"
+    return p.type.__name__
+
+
+def _describe(name: str, fmt: str) -> int:
+    """One strategy or trace in full: each parameter's meaning and accepted values."""
+    from .datasets import SYNTHETIC
+    from .harness.registry import registry
+    from .reports import format_table
+
+    if name in SYNTHETIC:
+        obj: Any = SYNTHETIC[name]
+        print(f"trace {name}: {obj.summary}")
+    elif name not in registry.names():
+        raise RoutebenchError(
+            f"unknown strategy or trace {name!r}; strategies: {choices(registry.names())}; "
+            f"traces: {choices(SYNTHETIC)}"
+        )
+    else:
+        obj = registry.get(name)
+        print(f"{obj.kind} strategy {name} ({registry.origin(name)}): {obj.summary}")
+    if obj.params:
+        rows = [[p.name, p.default, _accepted(p), p.help] for p in obj.params]
+        print(format_table(["parameter", "default", "accepts", "meaning"], rows, fmt))
+    else:
+        print("no parameters")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .datasets import SYNTHETIC
     from .harness.registry import registry
     from .reports import FORMATS, format_table
 
+    if args.name:
+        return _describe(args.name, args.format)
     kinds = [args.kind] if args.kind else ["keyed", "balancer"]
     for kind in kinds:
         classes = registry.classes(kind)
@@ -598,6 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Show every registered strategy (built-in and plugin) with "
                                     "its kind, parameters and defaults, and the traces, hash "
                                     "functions and output formats there are.")
+    ls.add_argument("name", nargs="?", metavar="NAME",
+                    help="one strategy or trace: its parameters, defaults and meaning")
     ls.add_argument("--kind", choices=("keyed", "balancer"), help="only strategies of this kind")
     ls.add_argument("--format", default="simple", choices=_formats(), metavar="FMT",
                     help=f"table format: {choices(_formats())} (default: simple)")
@@ -628,7 +670,13 @@ def _formats() -> tuple[str, ...]:
     return FORMATS
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any,
+                      **__: Any) -> str:
+    return f"routebench: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # e.g. a broken plugin: one line, no source
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
