@@ -33,6 +33,8 @@ def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
 def read_all(path, **opts):
     """(trace, {column: list of keys}, ts or None) of a whole file."""
     t = open_trace(str(path), **opts)
+    if hasattr(t, "available"):
+        t.with_columns(*t.available)
     cols: dict[str, list[bytes]] = {}
     ts = []
     for chunk in t.chunks():

@@ -227,7 +227,7 @@ def cmd_trace_inspect(args: argparse.Namespace) -> int:
 
     requests = _count(args.requests, "--requests") if args.requests else None
     trace = open_trace(args.file, requests, args.seed, **_read_kwargs(args))
-    if hasattr(trace, "with_columns"):
+    if "session" in getattr(trace, "available", ()):
         trace.with_columns("session")
     bar = None if args.quiet else _trace_progress(f"inspect {trace.label}")
     try:
@@ -364,9 +364,10 @@ def cmd_trace_convert(args: argparse.Namespace) -> int:
             "access-log, csv, tsv or jsonl"
         )
     cols = [c.strip() for c in args.keep.split(",") if c.strip()] if args.keep else None
-    if cols is None and hasattr(trace, "format"):
-        derived = {"client24", "user", "session"}
-        cols = [c for c in trace.columns if c not in derived]
+    if hasattr(trace, "with_columns"):
+        if cols is None:
+            cols = list(trace.format.raw)
+        trace.with_columns(*cols)
     bar = None if args.quiet else _trace_progress(f"convert {trace.label}")
     try:
         info = write_trace(trace, args.output, fmt, columns=cols,

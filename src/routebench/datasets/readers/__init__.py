@@ -44,6 +44,9 @@ __all__ = [
     "parse_duration",
 ]
 
+#: the columns a chunk carries when they exist (besides the route-on column);
+#: session is built only when asked for: rebuilding sessions costs a sort a chunk
+_CHUNK_COLUMNS = ("client", "client24", "user", "ua", "path", "url", "key")
 #: bytes read up front to detect the format (and kept: nothing is read twice)
 SNIFF = 1 << 20
 _SESSION_HELP = "ua (client IP + user agent), client, cookie:NAME or field:NAME"
@@ -109,15 +112,14 @@ class FileTrace(Trace):
         self.compression = comp
         self._sample = head[:SNIFF]
         self.format: TraceFormat = make_format(opts.format, opts, head, self.source)
-        self.columns = self._available()
+        #: every column a request could route on
+        self.available = self._available()
         self.route_on = self._route(opts.route_on)
         if self.route_on == "session" or opts.session != "ua":
             self._check_session()
-        if self.route_on != "session" and "session" in self.columns and \
-                "session" not in self.format.raw and not self._want_session:
-            self.columns = tuple(c for c in self.columns if c != "session")
-
-    _want_session = False
+        #: the columns each chunk carries (others: ``with_columns``)
+        self.columns = tuple(dict.fromkeys(
+            [self.route_on] + [c for c in _CHUNK_COLUMNS if c in self.available]))
 
     def _read_head(self, stream, comp: str) -> bytes:
         from ._reader import ReadStats as _RS  # noqa: F401 - keeps import order obvious
@@ -155,10 +157,10 @@ class FileTrace(Trace):
     def _route(self, route: str | None) -> str:
         r = route or self.format.default_route
         r = ROUTE_ALIASES.get(r, r)
-        if r not in self.columns:
+        if r not in self.available:
             raise RoutebenchError(
                 f"{self.source}: cannot route on {route!r}; this {self.format.name} trace has: "
-                f"{choices(self.columns)}"
+                f"{choices(self.available)}"
             )
         return r
 
@@ -186,12 +188,20 @@ class FileTrace(Trace):
             )
 
     def with_columns(self, *extra: str) -> FileTrace:
-        """Also build these columns in every chunk (e.g. ``session`` for inspection)."""
-        if "session" in extra and "session" not in self.columns:
-            avail = self._available()
-            if "session" in avail:
-                self._want_session = True
-                self.columns = (*self.columns, "session")
+        """Also build these columns in every chunk (e.g. ``session`` for inspection).
+
+        Columns the trace does not have are refused by name.
+        """
+        for c in extra:
+            c = ROUTE_ALIASES.get(c, c)
+            if c not in self.available:
+                raise RoutebenchError(
+                    f"{self.source}: no column {c!r}; this trace has: {choices(self.available)}"
+                )
+            if c == "session" and self.route_on != "session":
+                self._check_session()
+            if c not in self.columns:
+                self.columns = (*self.columns, c)
         return self
 
     @property

@@ -134,7 +134,12 @@ class TraceFormat:
                 K.E_TIME: "not a time"}.get(code, f"malformed line (code {code})")
 
     def parse(self, buf: np.ndarray, w64: np.ndarray, pos: int, end: int, max_lines: int,
-              fuse: Sequence[str]) -> tuple[Piece, int]:
+              fuse: Sequence[str], keep: Sequence[str] | None = None) -> tuple[Piece, int]:
+        """Parse up to ``max_lines`` lines of buf[pos:end]; (piece, next position).
+
+        ``fuse``: columns to intern while parsing; ``keep``: the columns whose
+        slices the piece must hold (None: all).
+        """
         raise NotImplementedError
 
 
@@ -182,6 +187,7 @@ class AccessLog(TraceFormat):
             if "uri" in slots:
                 slots["path"] = slots["uri"]
         self.slots = slots
+        self._layouts: dict[Any, Any] = {}
         aliased = {self.client_var, "http_user_agent", "http_referer", "request_uri", "uri",
                    *_TIME_VARS}
         self.raw = tuple(c for c in slots if c not in aliased)
@@ -207,30 +213,61 @@ class AccessLog(TraceFormat):
             return f"{p.describe_token(tok)} is not a 3-digit status"
         return super().reason(code, tok)
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse):
+    def _layout(self, keep: Sequence[str] | None):
+        """(token -> slot map, column -> slot, request/url/path slots) storing only ``keep``."""
+        key = None if keep is None else tuple(sorted(set(keep)))
+        cached = self._layouts.get(key)
+        if cached is not None:
+            return cached
+        p = self.prog
+        nf = len(p.fields)
+        want = set(self.slots) if keep is None else {c for c in keep if c in self.slots}
+        split = self.req_slot is not None and bool(want & {"url", "path"})
+        fields = {p.fields[self.slots[c]] for c in want if self.slots[c] < nf}
+        if split:
+            fields.add("request")
+        order = [v for v in p.fields if v in fields]
+        new = {v: i for i, v in enumerate(order)}
+        fslot = np.array([new.get(p.fields[s], -1) if s >= 0 else -1 for s in p.fslot.tolist()],
+                         dtype=np.int64)
+        url_slot, path_slot = len(order), len(order) + 1
+        slots = {}
+        for c, s in self.slots.items():
+            if s < nf and p.fields[s] in new:
+                slots[c] = new[p.fields[s]]
+            elif split and s == self.url_slot:
+                slots[c] = url_slot
+            elif split and s == self.path_slot:
+                slots[c] = path_slot
+        req = new["request"] if split else -1
+        out = (fslot, slots, req, url_slot, path_slot, len(order) + (2 if split else 0))
+        self._layouts[key] = out
+        return out
+
+    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
         p = self.prog
         m = max_lines
-        starts = np.empty((m, self.nslots), np.int32)
-        ends = np.empty((m, self.nslots), np.int32)
+        fslot, slots, req, url_slot, path_slot, nslots = self._layout(keep)
+        starts = np.empty((m, max(nslots, 1)), np.int32)
+        ends = np.empty((m, max(nslots, 1)), np.int32)
         ts = np.empty(m, np.float64)
         ec = np.empty(m, np.int8)
         et = np.empty(m, np.int16)
         ls = np.empty(m, np.int64)
-        fcols = [c for c in fuse if c in self.slots]
+        fcols = [c for c in fuse if c in slots]
         nj = max(len(fcols), 1)
         hashes = np.empty(nj * 2 * m, np.uint64)
         us = np.empty(nj * m, np.int64)
         ue = np.empty(nj * m, np.int64)
         nu = np.zeros(nj, np.int64)
         ids = np.empty(nj * m, np.int64)
-        icols = np.array([self.slots[c] for c in fcols], dtype=np.int64)
-        req = -1 if self.req_slot is None else self.req_slot
+        icols = np.array([slots[c] for c in fcols], dtype=np.int64)
         n, pos = K.parse_log_lines(
-            buf, w64, pos, end, m, p.kinds, p.lit_off, p.lit_len, p.lits, p.ftype, p.fslot,
-            p.quoted, starts, ends, ts, ec, et, ls, req, self.url_slot, self.path_slot,
+            buf, w64, pos, end, m, p.kinds, p.lit_off, p.lit_len, p.lits, p.ftype, fslot,
+            p.quoted, starts, ends, ts, ec, et, ls, req, url_slot, path_slot,
             icols, hashes, us, ue, nu, ids)
         piece = Piece(n, ec[:n], et[:n], ls[:n], ts[:n] if self.has_ts else None,
-                      starts=starts[:n], ends=ends[:n], slots=self.slots)
+                      starts=starts[:n], ends=ends[:n], slots=slots)
         for j, c in enumerate(fcols):
             piece.fused[c] = _fused(buf, ids[j * m:j * m + n], us[j * m:j * m + nu[j]],
                                     ue[j * m:j * m + nu[j]])
@@ -354,7 +391,7 @@ class Delimited(TraceFormat):
             return "the time column is not a time (seconds, ISO 8601 or NCSA)"
         return super().reason(code, tok)
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse):
+    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
         m = max_lines
         starts = np.empty((m, max(self.nslots, 1)), np.int32)
         ends = np.empty((m, max(self.nslots, 1)), np.int32)
@@ -467,7 +504,7 @@ class JsonLines(TraceFormat):
             self.default_route = self.raw[0] if self.raw else "key"
         self._paths = {c: f.split(".") for c, f in self.fields.items()}
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse):
+    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
         m = max_lines
         ls = np.empty(m, np.int64)
         le = np.empty(m, np.int64)

@@ -91,6 +91,13 @@ class ChunkReader:
         self.stats = stats
         self.block = block
         self.sessions = Sessionizer(opts.session_gap) if "session" in columns else None
+        # the raw columns the chunks are built from: only their slices are kept
+        keep = set(self._route_sources())
+        for c in columns:
+            keep |= {"client", "ua"} if c in ("client24", "user", "session") else {c}
+        if route_on == "session" and opts.session.startswith("cookie:"):
+            keep.add(self._cookie_source(opts.session.partition(":")[2]))
+        self.keep = sorted(keep)
         self.workers = max(1, min(2, os.cpu_count() or 1))
         sample = sample or head
         lines = sample.count(b"\n")
@@ -169,7 +176,7 @@ class ChunkReader:
         est = max(1024, int((b - a) / max(self.avg_line / 2, 1)) + 1024)
         while a < b:
             m = min(self.opts.chunk_size, est)
-            piece, a = self.fmt.parse(buf, w64, a, b, m, fuse)
+            piece, a = self.fmt.parse(buf, w64, a, b, m, fuse, self.keep)
             if piece.n == 0:
                 break
             pieces.append(piece)
