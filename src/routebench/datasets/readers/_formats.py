@@ -204,14 +204,16 @@ class AccessLog(TraceFormat):
         p = self.prog
         if code == K.E_LITERAL:
             prev = f" after {p.describe_token(tok - 1)}" if tok > 0 else " at the line start"
-            return f"expected {p.describe_token(tok)}{prev}"
-        if code == K.E_FIELD:
-            return f"{p.describe_token(tok)} is not followed by {p.describe_token(tok + 1)}"
-        if code == K.E_TIME:
-            return f"{p.describe_token(tok)} is not a time"
-        if code == K.E_STATUS:
-            return f"{p.describe_token(tok)} is not a 3-digit status"
-        return super().reason(code, tok)
+            why = f"expected {p.describe_token(tok)}{prev}"
+        elif code == K.E_FIELD:
+            why = f"{p.describe_token(tok)} is not followed by {p.describe_token(tok + 1)}"
+        elif code == K.E_TIME:
+            why = f"{p.describe_token(tok)} is not a time"
+        elif code == K.E_STATUS:
+            why = f"{p.describe_token(tok)} is not a 3-digit status"
+        else:
+            return super().reason(code, tok)
+        return f"not an access-log line ({why})"
 
     def _layout(self, keep: Sequence[str] | None):
         """(token -> slot map, column -> slot, request/url/path slots) storing only ``keep``."""
@@ -256,7 +258,6 @@ class AccessLog(TraceFormat):
         ls = np.empty(m, np.int64)
         fcols = [c for c in fuse if c in slots]
         nj = max(len(fcols), 1)
-        hashes = np.empty(nj * 2 * m, np.uint64)
         us = np.empty(nj * m, np.int64)
         ue = np.empty(nj * m, np.int64)
         nu = np.zeros(nj, np.int64)
@@ -265,7 +266,7 @@ class AccessLog(TraceFormat):
         n, pos = K.parse_log_lines(
             buf, w64, pos, end, m, p.kinds, p.lit_off, p.lit_len, p.lits, p.ftype, fslot,
             p.quoted, starts, ends, ts, ec, et, ls, req, url_slot, path_slot,
-            icols, hashes, us, ue, nu, ids)
+            icols, us, ue, nu, ids)
         piece = Piece(n, ec[:n], et[:n], ls[:n], ts[:n] if self.has_ts else None,
                       starts=starts[:n], ends=ends[:n], slots=slots)
         for j, c in enumerate(fcols):
@@ -409,13 +410,12 @@ class Delimited(TraceFormat):
         fcols = [c for c in fuse if c in self.slots and c != "ts"]
         if fcols and n:
             nj = len(fcols)
-            hashes = np.empty(nj * 2 * n, np.uint64)
             us = np.empty(nj * n, np.int64)
             ue = np.empty(nj * n, np.int64)
             nu = np.zeros(nj, np.int64)
             ids = np.empty(nj * n, np.int64)
             cols = np.array([self.slots[c] for c in fcols], dtype=np.int64)
-            K.intern_rows(buf, piece.starts, piece.ends, n, cols, hashes, us, ue, nu, ids,
+            K.intern_rows(buf, piece.starts, piece.ends, n, cols, us, ue, nu, ids,
                           piece.errcode == 0)
             for j, c in enumerate(fcols):
                 piece.fused[c] = _fused(buf, ids[j * n:(j + 1) * n], us[j * n:j * n + nu[j]],

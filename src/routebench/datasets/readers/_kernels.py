@@ -306,37 +306,35 @@ def _find_nl(buf, w64, q: int, end: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _probe(buf, s: int, e: int, table, base: int, cap: int, hashes, us, ue, nu, j: int) -> int:
+def _probe(buf, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int) -> int:
     """The id of slice buf[s:e] in interning table ``j`` (a new id if unseen).
 
     Keys are told apart by a 128-bit fingerprint (two 64-bit lanes that also
     fold in the length), not by comparing bytes: the first occurrence of a key
     may lie far back in the block, and fetching it costs a cache miss a lookup.
-    Two distinct keys of one chunk collide with odds far below 2^-80.
-    Table ``j`` is ``table[j*cap:(j+1)*cap]`` (``cap`` a power of two, at least
-    twice the rows); id ``u`` of table ``j`` keeps its lanes at
-    ``hashes[2*(base+u)]`` and its first slice at ``us[base+u]``, ``ue[base+u]``
-    (``base = j * rows``).
+    Two distinct keys of one chunk collide with odds far below 2^-64.
+    Table ``j`` is slots ``j*cap .. (j+1)*cap`` of ``table``, three words a
+    slot (lane 1, lane 2, id + 1; 0 = empty), so a probe touches one cache
+    line; id ``u`` keeps its first slice at ``us[base+u]``, ``ue[base+u]``.
     """
     h1, h2 = _fingerprint(buf, s, e)
     mask = np.uint64(cap - 1)
     off = j * cap
     slot = h1 & mask
     while True:
-        u = table[off + slot]
-        if u < 0:
+        b = 3 * (off + slot)
+        v = table[b + 2]
+        if v == 0:
             u = nu[j]
-            table[off + slot] = u
-            k = base + u
-            hashes[2 * k] = h1
-            hashes[2 * k + 1] = h2
-            us[k] = s
-            ue[k] = e
+            table[b] = h1
+            table[b + 1] = h2
+            table[b + 2] = np.uint64(u + 1)
+            us[base + u] = s
+            ue[base + u] = e
             nu[j] = u + 1
             return u
-        k = 2 * (base + u)
-        if hashes[k] == h1 and hashes[k + 1] == h2:
-            return u
+        if table[b] == h1 and table[b + 1] == h2:
+            return np.int64(v) - 1
         slot = (slot + np.uint64(1)) & mask
 
 
@@ -371,23 +369,34 @@ def _split_one(buf, s: int, e: int):
 
 
 @njit(cache=True, nogil=True)
-def _grow(table, cap: int, nc: int, hashes, rows: int, nu):
-    """A table of twice the capacity with every id of the ``nc`` columns re-inserted."""
+def _new_table(nc: int, cap: int):
+    return np.zeros(3 * max(nc, 1) * cap, np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _grow(table, cap: int, nc: int):
+    """A table of twice the capacity with every entry of the ``nc`` tables re-inserted."""
     ncap = cap * 2
     mask = np.uint64(ncap - 1)
-    t2 = np.full(nc * ncap, -1, np.int32)
+    t2 = _new_table(nc, ncap)
     for j in range(nc):
-        off = j * ncap
-        for u in range(nu[j]):
-            slot = hashes[2 * (j * rows + u)] & mask
-            while t2[off + slot] >= 0:
+        for old in range(j * cap, (j + 1) * cap):
+            v = table[3 * old + 2]
+            if v == 0:
+                continue
+            h1 = table[3 * old]
+            slot = h1 & mask
+            while t2[3 * (j * ncap + slot) + 2] != 0:
                 slot = (slot + np.uint64(1)) & mask
-            t2[off + slot] = u
+            b = 3 * (j * ncap + slot)
+            t2[b] = h1
+            t2[b + 1] = table[3 * old + 1]
+            t2[b + 2] = v
     return t2, ncap
 
 
 @njit(cache=True, nogil=True)
-def intern_rows(buf, starts, ends, n: int, cols, hashes, us, ue, nu, ids, ok):
+def intern_rows(buf, starts, ends, n: int, cols, us, ue, nu, ids, ok):
     """Intern slot ``cols[j]`` of rows ``ok`` into table ``j``: ``ids[j*rows + row]`` (-1: absent).
 
     ``rows`` is the capacity the arrays were made for (``ids.size // cols.size``);
@@ -396,7 +405,7 @@ def intern_rows(buf, starts, ends, n: int, cols, hashes, us, ue, nu, ids, ok):
     nc = cols.size
     rows = ids.size // max(nc, 1)
     cap = 4096
-    table = np.full(max(nc, 1) * cap, -1, np.int32)
+    table = _new_table(nc, cap)
     for i in range(n):
         for j in range(nc):
             c = cols[j]
@@ -404,10 +413,10 @@ def intern_rows(buf, starts, ends, n: int, cols, hashes, us, ue, nu, ids, ok):
             if not ok[i] or s < 0:
                 ids[j * rows + i] = -1
             else:
-                ids[j * rows + i] = _probe(buf, s, ends[i, c], table, j * rows, cap, hashes,
-                                           us, ue, nu, j)
+                ids[j * rows + i] = _probe(buf, s, ends[i, c], table, j * rows, cap, us, ue,
+                                           nu, j)
                 if 2 * nu[j] > cap:
-                    table, cap = _grow(table, cap, nc, hashes, rows, nu)
+                    table, cap = _grow(table, cap, nc)
 
 
 @njit(cache=True, nogil=True)
@@ -415,7 +424,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                     kinds, lit_off, lit_len, lits, ftype, fslot, quoted,
                     starts, ends, ts, errcode, errtok, lstart,
                     req_slot: int, url_slot: int, path_slot: int,
-                    icols, hashes, us, ue, nu, ids):
+                    icols, us, ue, nu, ids):
     """Parse access-log lines against a compiled format program, in one pass.
 
     The program alternates literals (``kinds == 0``: bytes ``lits[off:off+len]``)
@@ -434,7 +443,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
     nic = icols.size
     irows = ids.size // max(nic, 1)
     icap = 4096
-    table = np.full(max(nic, 1) * icap, -1, np.int32)
+    table = _new_table(nic, icap)
     n = 0
     while n < max_lines and pos < end:
         lstart[n] = pos
@@ -556,9 +565,9 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                     ids[j * irows + n] = -1
                 else:
                     ids[j * irows + n] = _probe(buf, s, ends[n, icols[j]], table, j * irows,
-                                                icap, hashes, us, ue, nu, j)
+                                                icap, us, ue, nu, j)
                     if 2 * nu[j] > icap:
-                        table, icap = _grow(table, icap, nic, hashes, irows, nu)
+                        table, icap = _grow(table, icap, nic)
         else:
             for j in range(nic):
                 ids[j * irows + n] = -1
@@ -771,8 +780,7 @@ def intern_slices(buf, starts, ends):
     """
     n = starts.size
     cap = 4096
-    table = np.full(cap, -1, np.int32)
-    hashes = np.empty(2 * max(n, 1), np.uint64)
+    table = _new_table(1, cap)
     us = np.empty(max(n, 1), np.int64)
     ue = np.empty(max(n, 1), np.int64)
     nu = np.zeros(1, np.int64)
@@ -785,10 +793,10 @@ def intern_slices(buf, starts, ends):
             s = 0
             e = 0
         before = nu[0]
-        u = _probe(buf, s, e, table, 0, cap, hashes, us, ue, nu, 0)
+        u = _probe(buf, s, e, table, 0, cap, us, ue, nu, 0)
         if nu[0] > before:
             firsts[u] = i
             if 2 * nu[0] > cap:
-                table, cap = _grow(table, cap, 1, hashes, max(n, 1), nu)
+                table, cap = _grow(table, cap, 1)
         ids[i] = u
     return ids, firsts[:nu[0]]
