@@ -415,7 +415,7 @@ class Delimited(TraceFormat):
             nu = np.zeros(nj, np.int64)
             ids = np.empty(nj * n, np.int64)
             cols = np.array([self.slots[c] for c in fcols], dtype=np.int64)
-            K.intern_rows(buf, piece.starts, piece.ends, n, cols, us, ue, nu, ids,
+            K.intern_rows(buf, w64, piece.starts, piece.ends, n, cols, us, ue, nu, ids,
                           piece.errcode == 0)
             for j, c in enumerate(fcols):
                 piece.fused[c] = _fused(buf, ids[j * n:(j + 1) * n], us[j * n:j * n + nu[j]],

@@ -306,7 +306,7 @@ def _find_nl(buf, w64, q: int, end: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _probe(buf, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int) -> int:
+def _probe(buf, w64, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int) -> int:
     """The id of slice buf[s:e] in interning table ``j`` (a new id if unseen).
 
     Keys are told apart by a 128-bit fingerprint (two 64-bit lanes that also
@@ -317,7 +317,7 @@ def _probe(buf, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int) 
     slot (lane 1, lane 2, id + 1; 0 = empty), so a probe touches one cache
     line; id ``u`` keeps its first slice at ``us[base+u]``, ``ue[base+u]``.
     """
-    h1, h2 = _fingerprint(buf, s, e)
+    h1, h2 = _fingerprint(buf, w64, s, e)
     mask = np.uint64(cap - 1)
     off = j * cap
     slot = h1 & mask
@@ -396,7 +396,7 @@ def _grow(table, cap: int, nc: int):
 
 
 @njit(cache=True, nogil=True)
-def intern_rows(buf, starts, ends, n: int, cols, us, ue, nu, ids, ok):
+def intern_rows(buf, w64, starts, ends, n: int, cols, us, ue, nu, ids, ok):
     """Intern slot ``cols[j]`` of rows ``ok`` into table ``j``: ``ids[j*rows + row]`` (-1: absent).
 
     ``rows`` is the capacity the arrays were made for (``ids.size // cols.size``);
@@ -413,8 +413,8 @@ def intern_rows(buf, starts, ends, n: int, cols, us, ue, nu, ids, ok):
             if not ok[i] or s < 0:
                 ids[j * rows + i] = -1
             else:
-                ids[j * rows + i] = _probe(buf, s, ends[i, c], table, j * rows, cap, us, ue,
-                                           nu, j)
+                ids[j * rows + i] = _probe(buf, w64, s, ends[i, c], table, j * rows, cap, us,
+                                           ue, nu, j)
                 if 2 * nu[j] > cap:
                     table, cap = _grow(table, cap, nc)
 
@@ -564,8 +564,8 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
                 if s < 0:
                     ids[j * irows + n] = -1
                 else:
-                    ids[j * irows + n] = _probe(buf, s, ends[n, icols[j]], table, j * irows,
-                                                icap, us, ue, nu, j)
+                    ids[j * irows + n] = _probe(buf, w64, s, ends[n, icols[j]], table,
+                                                j * irows, icap, us, ue, nu, j)
                     if 2 * nu[j] > icap:
                         table, icap = _grow(table, icap, nic)
         else:
@@ -745,13 +745,26 @@ def _word(buf, s: int):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _fingerprint(buf, s: int, e: int):
+def _word_at(buf, w64, q: int):
+    """The 8 bytes at q as a little-endian word: two aligned loads where ``w64`` allows."""
+    i = q >> 3
+    if i + 1 < w64.size:
+        r = q & 7
+        if r == 0:
+            return w64[i]
+        sh = np.uint64(8 * r)
+        return (w64[i] >> sh) | (w64[i + 1] << (np.uint64(64) - sh))
+    return _word(buf, q)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fingerprint(buf, w64, s: int, e: int):
     """Two 64-bit hash lanes of buf[s:e] (for interning only, not for routing)."""
     n = np.uint64(e - s)
     h1 = n * _M1
     h2 = (n + np.uint64(0x632BE59BD9B4E019)) * _M2
     while s + 8 <= e:
-        w = _word(buf, s)
+        w = _word_at(buf, w64, s)
         h1 = (h1 ^ w) * _M1
         h1 ^= h1 >> np.uint64(29)
         h2 = (h2 + ((w << np.uint64(23)) | (w >> np.uint64(41)))) * _M2
@@ -760,7 +773,7 @@ def _fingerprint(buf, s: int, e: int):
     w = np.uint64(0)
     if s < e:
         if e - 8 >= 0 and n >= np.uint64(8):
-            w = _word(buf, e - 8)  # the last 8 bytes, overlapping: the length is mixed in
+            w = _word_at(buf, w64, e - 8)  # the last 8 bytes, overlapping: the length is mixed in
         else:
             sh = np.uint64(0)
             while s < e:
@@ -773,7 +786,7 @@ def _fingerprint(buf, s: int, e: int):
 
 
 @njit(cache=True, nogil=True)
-def intern_slices(buf, starts, ends):
+def intern_slices(buf, w64, starts, ends):
     """Ids of equal byte slices: (ids, first row of each id). Absent slices (-1) are ``b""``.
 
     The same 128-bit fingerprints and growing table as the fused interning.
@@ -793,7 +806,7 @@ def intern_slices(buf, starts, ends):
             s = 0
             e = 0
         before = nu[0]
-        u = _probe(buf, s, e, table, 0, cap, us, ue, nu, 0)
+        u = _probe(buf, w64, s, e, table, 0, cap, us, ue, nu, 0)
         if nu[0] > before:
             firsts[u] = i
             if 2 * nu[0] > cap:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -187,9 +188,7 @@ class ChunkReader:
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             for buf, cut, _eof in self._blocks():
-                n8 = buf.size // 8 * 8
-                w64 = buf[:n8].view(np.uint64) if buf.ctypes.data % 8 == 0 else \
-                    np.empty(0, np.uint64)
+                w64 = word_view(buf)
                 pos = 0
                 while header and pos < cut:  # skip header lines
                     nl = K._find_nl(buf, w64, pos, cut)
@@ -427,12 +426,19 @@ def _raw_column(buf: np.ndarray, piece: Piece, rows: np.ndarray, name: str) -> I
     slot = piece.slots[name]
     s = np.ascontiguousarray(piece.starts[rows, slot])
     e = np.ascontiguousarray(piece.ends[rows, slot])
-    ids, firsts = K.intern_slices(buf, s, e)
+    ids, firsts = K.intern_slices(buf, word_view(buf), s, e)
     mv = memoryview(buf)
     fs = np.where(s[firsts] < 0, 0, s[firsts]).tolist()
     fe = np.where(s[firsts] < 0, 0, e[firsts]).tolist()
     return InternedColumn(ids, Vocabulary(len(fs), lambda: [mv[a:b].tobytes()
                                                             for a, b in zip(fs, fe)]))
+
+
+def word_view(buf: np.ndarray) -> np.ndarray:
+    """``buf`` as little-endian 64-bit words for the scanners (empty where it cannot be)."""
+    if buf.ctypes.data % 8 or sys.byteorder != "little":
+        return np.empty(0, np.uint64)
+    return buf[: buf.size // 8 * 8].view(np.uint64)
 
 
 class _Failed:
