@@ -74,13 +74,14 @@ def test_parse_rate(benchmark, figure, trace_dir):
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_replay_six_strategies(figure, trace_dir, n):
+def test_replay_six_strategies(benchmark, figure, trace_dir, n):
     path = access_log(trace_dir, n)
     argv = [sys.executable, "-m", "routebench.cli", "run", "--trace", str(path), "--no-json",
             "-q"]
     for s in SIX:
         argv += ["--strategy", s]
-    wall, rss = measure(*argv)
+    benchmark.group = "trace: replay an access log through six keyed strategies"
+    wall, rss = benchmark.pedantic(measure, args=tuple(argv), rounds=1, iterations=1)
     label = f"{n / 1e6:g}M"
     figure(f"replay {label} requests, 6 strategies x N=10,100", wall, "s",
            60 if n <= 10_000_000 else None)

@@ -89,9 +89,11 @@ def _progress(quiet: bool):
         return None
     from tqdm import tqdm
 
-    def make(desc: str, total: int):
-        return tqdm(total=total, desc=desc, unit_scale=True, leave=False, file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    def make(desc: str, total: int | None):
+        # a recorded trace's length is unknown until read: the bar counts requests and rate
+        unit = " req" if desc.endswith("replay") else "it"
+        return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
+                    file=sys.stderr, disable=None, dynamic_ncols=True)
     return make
 
 
@@ -131,7 +133,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     defaults = {s.name: registry.get(s.name).resolve_params({}) for s in specs}
     print(run_table(results, args.format, defaults))
     if args.json:
-        config = {"seed": args.seed, "nodes": nodes, "requests": keys or DEFAULT_KEYS,
+        synthetic = len(traces) > len(files)
+        config = {"seed": args.seed, "nodes": nodes,
+                  "requests": keys or (DEFAULT_KEYS if synthetic else None),
                   "strategies": [s.label for s in specs],
                   "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
         path = write_json(args.json, make_report("run", results, config))
@@ -459,6 +463,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("synthetic traces (--trace NAME[:param=value,...]):")
         print(format_table(["name", "parameters (defaults)", "description"], rows, args.format))
         print()
+        from .datasets.readers import FORMATS as TRACE_FORMATS
+
+        print(f"trace files (--trace FILE): {choices(TRACE_FORMATS)}; gzip, bz2, xz, zstd "
+              "(see routebench trace formats)")
         print(f"hash functions (hash=): {choices(HASH_NAMES)}")
         print(f"output formats (--format): {choices(FORMATS)}")
     if registry.broken:

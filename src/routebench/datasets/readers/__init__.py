@@ -19,7 +19,6 @@ from typing import Any
 from ..._errors import RoutebenchError, choices
 from .._trace import Chunk, Trace
 from ._formats import (
-    FORMAT_ALIASES,
     FORMATS,
     ROUTE_ALIASES,
     ReadOptions,
@@ -122,8 +121,6 @@ class FileTrace(Trace):
             [self.route_on] + [c for c in _CHUNK_COLUMNS if c in self.available]))
 
     def _read_head(self, stream, comp: str) -> bytes:
-        from ._reader import ReadStats as _RS  # noqa: F401 - keeps import order obvious
-
         parts = []
         got = 0
         try:
@@ -253,9 +250,3 @@ def open_file(path: str | os.PathLike[str], options: ReadOptions | None = None,
     """A recorded trace; ``options``/keywords are :class:`ReadOptions` fields."""
     return FileTrace(path, options, **kw)
 
-
-def format_names() -> str:
-    return choices([*FORMATS, *FORMAT_ALIASES])
-
-
-_ = detect_format  # re-exported
