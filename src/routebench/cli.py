@@ -306,21 +306,21 @@ def _inspect_text(s: dict[str, Any], top: int) -> str:
         approx = " (approximate counts)" if tops.get(col + "_approximate") else ""
         headers = [col, "requests", "share"]
         extra = "distinct_clients" if col == "client24" else (
-            "distinct_user_agents" if col == "client" and rows and
-            "distinct_user_agents" in rows[0] else None)
+            "distinct_users" if col == "client" and rows and
+            "distinct_users" in rows[0] else None)
         if extra:
             headers.append({"distinct_clients": "client IPs",
-                            "distinct_user_agents": "user agents"}[extra])
+                            "distinct_users": "users"}[extra])
         table = [[x["key"], f"{x['requests']:,}", f"{x['share']:.2%}"]
                  + ([f"{x[extra]:,}"] if extra else []) for x in rows]
         out += f"\n\n{title}{approx}:\n" + format_table(headers, table, "simple")
     nat = s.get("nat_hints")
     if nat:
-        table = [[x["client"], f"{x['requests']:,}", f"{x['distinct_user_agents']:,}"]
+        table = [[x["client"], f"{x['requests']:,}", f"{x['distinct_users']:,}"]
                  for x in nat]
-        out += ("\n\nNAT hints: client IPs seen with the most user agents (several users "
-                "behind one address?):\n"
-                + format_table(["client", "requests", "user agents"], table, "simple"))
+        out += ("\n\nNAT hints: client IPs with the most distinct users (IP + user agent in "
+                "access logs; several users behind one address?):\n"
+                + format_table(["client", "requests", "users"], table, "simple"))
     if r and r["rejected"]:
         reasons = [[str(c), why] for why, c in r["rejected_by_reason"].items()]
         out += "\n\nrejected lines by reason:\n" + format_table(["lines", "reason"], reasons,
@@ -592,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read a trace once (streamed, any length) and show the format detected, "
                     "lines read/used/rejected, requests, distinct keys and clients, the time "
                     "span and request rate, the top keys and their share of requests (skew), "
-                    "the largest client-IP groups and /24 clusters and IPs with many user agents "
+                    "the largest client-IP groups and /24 clusters and IPs with many users "
                     "(NAT hints), and the first rejected lines with their line numbers.")
     ti.add_argument("file", metavar="FILE", help="a trace file ('-': stdin) or a synthetic "
                                                  "NAME[:param=value,...]")

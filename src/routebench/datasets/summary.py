@@ -172,7 +172,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         rows = tally.top(top, by_extra=False)
         tops[c] = [{"key": _show(k), "requests": n, "share": n / requests if requests else 0.0,
                     **({"distinct_clients": e} if c == "client24" else {}),
-                    **({"distinct_user_agents": e} if c == "client" and "user" in cols else {})}
+                    **({"distinct_users": e} if c == "client" and "user" in cols else {})}
                    for k, n, e in rows]
         tops[c + "_approximate"] = tally.error > 0
     out["top"] = tops
@@ -182,7 +182,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         out["skew"] = {f"top{k}_share": float(shares[:k].sum()) for k in (1, 10, 100, 1000)}
     if "client" in tallies and "user" in cols:
         rows = tallies["client"].top(top, by_extra=True)
-        out["nat_hints"] = [{"client": _show(k), "requests": n, "distinct_user_agents": e}
+        out["nat_hints"] = [{"client": _show(k), "requests": n, "distinct_users": e}
                             for k, n, e in rows if e > 1]
     return out
 
