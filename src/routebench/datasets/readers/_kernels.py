@@ -15,8 +15,7 @@ from numba import njit
 __all__ = [
     "E_OK", "E_BLANK", "E_LITERAL", "E_FIELD", "E_TIME", "E_STATUS", "E_FIELDS", "E_QUOTE",
     "F_TEXT", "F_TIME_CLF", "F_TIME_ISO", "F_EPOCH", "F_STATUS", "F_NUMBER",
-    "parse_log_lines", "parse_delimited", "split_request", "intern_slices", "parse_ts_column",
-    "line_spans",
+    "parse_log_lines", "parse_delimited", "intern_rows", "intern_slices", "line_spans",
 ]
 
 # error codes, one a rejected line
@@ -339,7 +338,7 @@ def _probe(buf, w64, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: 
 
 
 @njit(cache=True, nogil=True)
-def _split_one(buf, s: int, e: int):
+def _split_one(buf, w64, s: int, e: int):
     """(url start, url end, path end) of a request line ``METHOD URL [PROTO]``; -1s if none."""
     if s < 0 or e - s < 3:
         return -1, -1, -1
@@ -362,9 +361,7 @@ def _split_one(buf, s: int, e: int):
             ue -= 1
     if ue <= us:
         return -1, -1, -1
-    pe = us
-    while pe < ue and buf[pe] != 63 and buf[pe] != 35:
-        pe += 1
+    pe = _find3(buf, w64, us, ue, 63, 35, 35)  # the path ends at '?' or '#'
     return us, ue, pe
 
 
@@ -553,7 +550,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
         le = _find_nl(buf, w64, p, end)
         if err == E_OK:
             if req_slot >= 0:
-                a, b, c = _split_one(buf, starts[n, req_slot], ends[n, req_slot])
+                a, b, c = _split_one(buf, w64, starts[n, req_slot], ends[n, req_slot])
                 if a >= 0:
                     starts[n, url_slot] = a
                     ends[n, url_slot] = b
@@ -576,49 +573,6 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
         n += 1
         pos = le + 1 if le < end else end
     return n, pos
-
-
-@njit(cache=True, nogil=True)
-def split_request(buf, rs, re, url_s, url_e, path_e):
-    """Split request lines ``METHOD URL PROTO`` (rs/re: their slices; -1 if absent).
-
-    Writes the URL slice and the end of its path (before ``?`` or ``#``); -1 when
-    the request line has no URL (``"-"``, junk bytes).
-    """
-    for i in range(rs.size):
-        s = rs[i]
-        e = re[i]
-        url_s[i] = -1
-        url_e[i] = -1
-        path_e[i] = -1
-        if s < 0 or e - s < 3:
-            continue
-        sp = s
-        while sp < e and buf[sp] != 32:
-            sp += 1
-        if sp >= e:
-            continue
-        us = sp + 1
-        while us < e and buf[us] == 32:
-            us += 1
-        ue = e
-        # the protocol is the last word if it starts with HTTP/
-        k = e - 1
-        while k > us and buf[k] != 32:
-            k -= 1
-        if k > us and e - k > 5 and buf[k + 1] == 72 and buf[k + 2] == 84 and buf[k + 3] == 84 \
-                and buf[k + 4] == 80 and buf[k + 5] == 47:
-            ue = k
-            while ue > us and buf[ue - 1] == 32:
-                ue -= 1
-        if ue <= us:
-            continue
-        pe = us
-        while pe < ue and buf[pe] != 63 and buf[pe] != 35:
-            pe += 1
-        url_s[i] = us
-        url_e[i] = ue
-        path_e[i] = pe
 
 
 @njit(cache=True, nogil=True)
@@ -711,13 +665,6 @@ def parse_delimited(buf, pos: int, end: int, max_lines: int, delim: int, collaps
         n += 1
         pos = nxt
     return n, pos
-
-
-@njit(cache=True, nogil=True)
-def parse_ts_column(buf, s, e, out):
-    """Times of many slices (NaN where a slice is absent or not a time)."""
-    for i in range(s.size):
-        out[i] = parse_any_time(buf, s[i], e[i]) if s[i] >= 0 else _NAN
 
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
