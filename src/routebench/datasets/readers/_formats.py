@@ -360,8 +360,6 @@ class Delimited(TraceFormat):
 
     def _setup(self) -> None:
         cm = self.colmap
-        self.nslots = len(cm)
-        self.slots = {c: i for i, c in enumerate(cm)}
         width = max(cm.values()) + 1
         self.col_slot = np.full(width, -1, np.int64)
         # one slot per distinct source column; aliases share it

@@ -297,8 +297,8 @@ class ChunkReader:
                 line_no: int) -> None:
         stats = self.stats
         stats.rejected += int(rows.size)
-        for r in rows.tolist()[:4096] if len(stats.examples) < MAX_EXAMPLES or self.opts.strict \
-                else []:
+        quote = rows.size and (self.opts.strict or len(stats.examples) < MAX_EXAMPLES)
+        for r in rows[:MAX_EXAMPLES].tolist() if quote else []:
             reason = reason_of(r)
             text = _snippet(buf, int(piece.lstart[r]))
             if self.opts.strict:
@@ -308,8 +308,12 @@ class ChunkReader:
                 )
             if len(stats.examples) < MAX_EXAMPLES:
                 stats.examples.append((line_no + r + 1, reason, text))
-        # reasons for all rows, counted by code (cheap) then named
-        if rows.size:
+        # reasons for all rows: counted by code (cheap) then named, or one by one where
+        # a format words its reasons row by row (JSON lines)
+        if piece.reasons:
+            for r in rows.tolist():
+                stats.reasons[reason_of(r)] += 1
+        elif rows.size:
             codes = piece.errcode[rows].astype(np.int64) * 65536 + piece.errtok[rows] + 1
             uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
             for f, c in zip(first.tolist(), counts.tolist()):
