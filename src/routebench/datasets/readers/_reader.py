@@ -184,8 +184,10 @@ class ChunkReader:
         return pieces
 
     def _pieces(self, stop: threading.Event, fuse: list[str]) -> Iterator[tuple[np.ndarray, Piece]]:
+        """Parsed pieces in file order; the next block is read while this one is parsed."""
         header = self.fmt.header_lines
-        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        pool = ThreadPoolExecutor(self.workers)
+        pending: list[tuple[np.ndarray, Any]] = []
         try:
             for buf, cut, _eof in self._blocks():
                 w64 = word_view(buf)
@@ -195,22 +197,28 @@ class ChunkReader:
                     pos = nl + 1
                     header -= 1
                     self.stats.header_lines += 1
-                if pos >= cut:
-                    continue
-                ranges = self._ranges(buf, w64, pos, cut)
-                if pool is not None and len(ranges) > 1:
-                    results = list(pool.map(
-                        lambda r, b=buf, w=w64: self._parse_range(b, w, *r, fuse), ranges))
-                else:
-                    results = [self._parse_range(buf, w64, a, b, fuse) for a, b in ranges]
-                for pieces in results:
-                    for piece in pieces:
-                        yield buf, piece
-                if stop.is_set():
+                if pos < cut:
+                    futures = [pool.submit(self._parse_range, buf, w64, a, b, fuse)
+                               for a, b in self._ranges(buf, w64, pos, cut)]
+                    pending.append((buf, futures))
+                if stop.is_set():  # the consumer has what it wants
                     return
+                # hand on the previous block's pieces while this block is parsed
+                while len(pending) > 1:
+                    yield from self._collect(*pending.pop(0))
+            while pending:
+                yield from self._collect(*pending.pop(0))
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
+            for _, futures in pending:
+                for f in futures:
+                    f.cancel()
+            pool.shutdown(wait=True)
+
+    @staticmethod
+    def _collect(buf: np.ndarray, futures: list[Any]) -> Iterator[tuple[np.ndarray, Piece]]:
+        for f in futures:
+            for piece in f.result():
+                yield buf, piece
 
     # -- chunks ---------------------------------------------------------------
     def chunks(self) -> Iterator[Chunk]:
