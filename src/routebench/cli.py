@@ -119,9 +119,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     keys = _count(args.keys, "--keys") if args.keys else None
     traces = _open_traces(args.trace or DEFAULT_TRACES, keys, args)
     files = [t for t in traces if getattr(t, "stats", False) is not False]
-    size = (f"{keys:,} requests a trace" if keys else
-            f"{DEFAULT_KEYS:,} requests a synthetic trace" + (", files read whole" if files
-                                                              else ""))
+    if keys:
+        size = f"{keys:,} requests a trace"
+    elif not files:
+        size = f"{DEFAULT_KEYS:,} requests a trace"
+    else:
+        size = ", ".join(([f"{DEFAULT_KEYS:,} requests a synthetic trace"]
+                          if len(files) < len(traces) else []) + ["trace files read whole"])
     _say(args, f"routebench run: {len(specs)} strategies x {len(nodes)} node counts x "
                f"{len(traces)} traces, {size}, seed {args.seed}")
     t0 = time.perf_counter()
@@ -698,6 +702,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"routebench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `routebench trace inspect ... | head`: the reader left
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
