@@ -243,6 +243,17 @@ def test_all_lines_rejected_is_an_error(tmp_path):
         read_all(path, format="access-log")
 
 
+def test_route_on_aliases_and_misplaced_options(tmp_path):
+    path = write(tmp_path, "t.log", combined(ip="10.1.2.3") + "\n")
+    assert open_trace(str(path), route_on="ip").route_on == "client"
+    assert open_trace(str(path), route_on="/24").route_on == "client24"
+    with pytest.raises(RoutebenchError, match="--columns is for CSV"):
+        open_trace(str(path), columns="key=0")
+    csv = write(tmp_path, "t.csv", "key\na\n")
+    with pytest.raises(RoutebenchError, match="--log-format is for access logs"):
+        open_trace(str(csv), log_format="combined", format="csv")
+
+
 def test_unknown_route_and_format(tmp_path):
     path = write(tmp_path, "t.log", combined())
     with pytest.raises(RoutebenchError, match="cannot route on 'nope'"):

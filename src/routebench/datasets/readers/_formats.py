@@ -648,4 +648,13 @@ def make_format(name: str | None, opts: ReadOptions, head: bytes, source: str) -
         )
     if name in ("combined", "common") and opts.log_format is None:
         opts = ReadOptions(**{**opts.__dict__, "log_format": name})
+    if key == "access-log" and opts.columns is not None:
+        raise RoutebenchError(
+            f"{source}: --columns is for CSV, TSV and JSON lines; an access log's fields come "
+            "from --log-format"
+        )
+    if key != "access-log" and opts.log_format is not None:
+        raise RoutebenchError(
+            f"{source}: --log-format is for access logs, and this trace is read as {key}"
+        )
     return FORMATS[key](opts, head, source)
