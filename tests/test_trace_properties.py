@@ -96,6 +96,32 @@ def test_generate_then_read_round_trip(tmp_path, name, fmt, n, seed):
             np.allclose(w, g, atol=tol, rtol=0)
 
 
+csv_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF,
+                                         blacklist_categories=("Cs",)), min_size=1, max_size=20)
+
+
+@SETTINGS
+@given(rows=st.lists(st.tuples(csv_text, csv_text), min_size=1, max_size=20),
+       fmt=st.sampled_from(["csv", "tsv", "jsonl"]))
+def test_csv_and_json_keys_read_back(tmp_path, rows, fmt):
+    import csv
+    import io
+    import json
+
+    if fmt == "jsonl":
+        text = "".join(json.dumps({"key": k, "client": c}) + "\n" for k, c in rows)
+    else:
+        buf = io.StringIO()
+        w = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        w.writerow(["key", "client"])
+        w.writerows(rows)
+        text = buf.getvalue()
+    t, cols, _ = read_all(write(tmp_path, f"k.{fmt}", text.encode()))
+    assert t.stats.rejected == 0
+    assert cols["key"] == [k.encode() for k, _ in rows]
+    assert cols["client"] == [c.encode() for _, c in rows]
+
+
 @SETTINGS
 @given(parts=st.lists(st.lists(clients, min_size=1, max_size=5), min_size=1, max_size=4))
 def test_concatenated_zstd_frames(tmp_path, parts):

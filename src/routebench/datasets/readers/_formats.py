@@ -21,7 +21,7 @@ from . import _kernels as K
 from ._logformat import _TIME_VARS, BUILTIN_LOG_FORMATS, LogProgram, compile_log_format
 
 __all__ = ["ReadOptions", "Piece", "TraceFormat", "FORMATS", "FORMAT_ALIASES", "detect_format",
-           "make_format", "ROUTE_ALIASES"]
+           "make_format", "ROUTE_ALIASES", "unquote_csv"]
 
 #: --route-on spellings -> column names
 ROUTE_ALIASES = {"ip": "client", "client-ip": "client", "client_ip": "client",
@@ -76,6 +76,8 @@ class Piece:
     slots: dict[str, int] = field(default_factory=dict)
     # rows rejected by Python-side parsing: row -> reason (JSON lines)
     reasons: dict[int, str] = field(default_factory=dict)
+    # CSV: a quoted field's doubled quotes ("") stand for one
+    unquote: bool = False
 
 
 def parse_column_map(text: str | Mapping[str, Any] | None) -> dict[str, int | str]:
@@ -275,13 +277,20 @@ class AccessLog(TraceFormat):
         return piece, pos
 
 
-def _fused(buf: np.ndarray, ids: np.ndarray, us: np.ndarray, ue: np.ndarray):
+def _fused(buf: np.ndarray, ids: np.ndarray, us: np.ndarray, ue: np.ndarray,
+           unquote: bool = False):
     mv = memoryview(buf)
     s_list, e_list = us.tolist(), ue.tolist()
 
     def values() -> list[bytes]:
-        return [mv[s:e].tobytes() for s, e in zip(s_list, e_list)]
+        out = [mv[s:e].tobytes() for s, e in zip(s_list, e_list)]
+        return [unquote_csv(v) for v in out] if unquote else out
     return ids, values, len(s_list)
+
+
+def unquote_csv(v: bytes) -> bytes:
+    """A CSV field's value: ``""`` inside a quoted field is one quote (RFC 4180)."""
+    return v.replace(b'""', b'"') if b'""' in v else v
 
 
 # -- delimited: CSV, TSV, cache traces, ARC --------------------------------
@@ -404,7 +413,8 @@ class Delimited(TraceFormat):
         le = np.empty(n, np.int64)
         K.line_spans(buf, pos, npos, n, ls, le)
         piece = Piece(n, ec[:n], et[:n], ls, ts[:n] if self.has_ts else None,
-                      starts=starts[:n], ends=ends[:n], slots=self.slots)
+                      starts=starts[:n], ends=ends[:n], slots=self.slots,
+                      unquote=not self.collapse)
         fcols = [c for c in fuse if c in self.slots and c != "ts"]
         if fcols and n:
             nj = len(fcols)
@@ -417,7 +427,7 @@ class Delimited(TraceFormat):
                           piece.errcode == 0)
             for j, c in enumerate(fcols):
                 piece.fused[c] = _fused(buf, ids[j * n:(j + 1) * n], us[j * n:j * n + nu[j]],
-                                        ue[j * n:j * n + nu[j]])
+                                        ue[j * n:j * n + nu[j]], piece.unquote)
         return piece, npos
 
 

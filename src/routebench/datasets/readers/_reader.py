@@ -25,7 +25,7 @@ from ..._errors import RoutebenchError
 from .._trace import Chunk, InternedColumn, KeyColumn, Vocabulary
 from . import _kernels as K
 from ._columns import LazyColumn, Sessionizer, cookie_value, mapped, paired, prefix_of
-from ._formats import Piece, ReadOptions, TraceFormat
+from ._formats import Piece, ReadOptions, TraceFormat, unquote_csv
 from ._io import BLOCK
 
 __all__ = ["ReadStats", "ChunkReader", "MAX_EXAMPLES"]
@@ -442,8 +442,12 @@ def _raw_column(buf: np.ndarray, piece: Piece, rows: np.ndarray, name: str) -> I
     mv = memoryview(buf)
     fs = np.where(s[firsts] < 0, 0, s[firsts]).tolist()
     fe = np.where(s[firsts] < 0, 0, e[firsts]).tolist()
-    return InternedColumn(ids, Vocabulary(len(fs), lambda: [mv[a:b].tobytes()
-                                                            for a, b in zip(fs, fe)]))
+    unquote = piece.unquote
+
+    def values() -> list[bytes]:
+        out = [mv[a:b].tobytes() for a, b in zip(fs, fe)]
+        return [unquote_csv(v) for v in out] if unquote else out
+    return InternedColumn(ids, Vocabulary(len(fs), values))
 
 
 def word_view(buf: np.ndarray) -> np.ndarray:
