@@ -161,7 +161,8 @@ def _read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _open_traces(specs: Sequence[str], requests: int | None, args: argparse.Namespace) -> list:
+def _open_traces(specs: Sequence[str], requests: int | None,
+                 args: argparse.Namespace) -> list[Any]:
     """Synthetic specs and trace files alike; file options apply to the files."""
     from .datasets import is_file_spec, open_trace
 
@@ -215,11 +216,11 @@ def _add_read_options(p: argparse.ArgumentParser, route: bool = True) -> None:
                    help="stop at the first rejected line (default: count and report them)")
 
 
-def _updater(bar: Any):
+def _updater(bar: Any) -> Any:
     return bar.update if bar is not None else None
 
 
-def _trace_progress(desc: str):
+def _trace_progress(desc: str) -> Any:
     """A tqdm bar of requests read and their rate, on a terminal only."""
     from tqdm import tqdm
 

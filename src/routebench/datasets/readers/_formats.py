@@ -217,7 +217,7 @@ class AccessLog(TraceFormat):
             return super().reason(code, tok)
         return f"not an access-log line ({why})"
 
-    def _layout(self, keep: Sequence[str] | None):
+    def _layout(self, keep: Sequence[str] | None) -> tuple[Any, ...]:
         """(token -> slot map, column -> slot, request/url/path slots) storing only ``keep``."""
         key = None if keep is None else tuple(sorted(set(keep)))
         cached = self._layouts.get(key)
@@ -248,7 +248,8 @@ class AccessLog(TraceFormat):
         self._layouts[key] = out
         return out
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
+    def parse(self, buf: np.ndarray, w64: np.ndarray, pos: int, end: int, max_lines: int,
+              fuse: Sequence[str], keep: Sequence[str] | None = None) -> tuple[Piece, int]:
         p = self.prog
         m = max_lines
         fslot, slots, req, url_slot, path_slot, nslots = self._layout(keep)
@@ -278,7 +279,7 @@ class AccessLog(TraceFormat):
 
 
 def _fused(buf: np.ndarray, ids: np.ndarray, us: np.ndarray, ue: np.ndarray,
-           unquote: bool = False):
+           unquote: bool = False) -> tuple[np.ndarray, Callable[[], list[bytes]], int]:
     mv = memoryview(buf)
     s_list, e_list = us.tolist(), ue.tolist()
 
@@ -399,7 +400,8 @@ class Delimited(TraceFormat):
             return "the time column is not a time (seconds, ISO 8601 or NCSA)"
         return super().reason(code, tok)
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
+    def parse(self, buf: np.ndarray, w64: np.ndarray, pos: int, end: int, max_lines: int,
+              fuse: Sequence[str], keep: Sequence[str] | None = None) -> tuple[Piece, int]:
         m = max_lines
         starts = np.empty((m, max(self.nslots, 1)), np.int32)
         ends = np.empty((m, max(self.nslots, 1)), np.int32)
@@ -512,7 +514,8 @@ class JsonLines(TraceFormat):
             self.default_route = self.raw[0] if self.raw else "key"
         self._paths = {c: f.split(".") for c, f in self.fields.items()}
 
-    def parse(self, buf, w64, pos, end, max_lines, fuse, keep=None):
+    def parse(self, buf: np.ndarray, w64: np.ndarray, pos: int, end: int, max_lines: int,
+              fuse: Sequence[str], keep: Sequence[str] | None = None) -> tuple[Piece, int]:
         m = max_lines
         ls = np.empty(m, np.int64)
         le = np.empty(m, np.int64)

@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -301,7 +301,8 @@ class ChunkReader:
             return "http_cookie"
         return f"cookie_{name}"
 
-    def _reject(self, piece: Piece, rows: np.ndarray, reason_of, buf: np.ndarray,
+    def _reject(self, piece: Piece, rows: np.ndarray, reason_of: Callable[[int], str],
+                buf: np.ndarray,
                 line_no: int) -> None:
         stats = self.stats
         stats.rejected += int(rows.size)
@@ -406,7 +407,8 @@ class ChunkReader:
         ts = piece.ts[rows] if piece.ts is not None else None
         return Chunk(cols, ts)
 
-    def _session(self, raw, piece: Piece, rows: np.ndarray) -> KeyColumn:
+    def _session(self, raw: Callable[[str], InternedColumn], piece: Piece,
+                 rows: np.ndarray) -> KeyColumn:
         kind, _, name = self.opts.session.partition(":")
         if kind == "cookie":
             src = self._cookie_source(name)
