@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -147,23 +148,22 @@ class Dist:
             return stats.pareto(self.shape, scale=xm)
         raise ValueError(self.kind)
 
-    def count_sf(self, k: np.ndarray) -> np.ndarray:
-        """``P(max(1, round X) >= k)`` for integer ``k >= 2`` (session lengths are counts)."""
-        k = np.asarray(k, dtype=np.float64)
-        if self.kind == "fixed":
-            return (max(1, math.floor(self.mean + 0.5)) >= k).astype(np.float64)
-        return self._scipy().sf(k - 0.5)
+    def count_sf(self) -> np.ndarray:
+        """``P(max(1, round X) >= k)`` for k = 2 .. K + 1 (session lengths are counts).
+
+        Computed once per distribution (a million points of scipy's ``sf``).
+        """
+        return _count_sf(self.kind, self.mean, self.shape)
 
     def discrete_mean(self) -> float:
         """The mean of ``max(1, round(X))``: a session's expected number of requests."""
         if self.kind == "fixed":
             return float(max(1, math.floor(self.mean + 0.5)))
         # E[max(1, round X)] = 1 + sum_{k >= 2} P(X >= k - 1/2); the tail beyond K by its integral
-        k = np.arange(2, _K_MAX + 1, dtype=np.float64)
-        total = 1.0 + float(self.count_sf(k).sum())
+        total = 1.0 + float(self.count_sf().sum())
         if self.kind == "pareto":
             a, xm = self.shape, self.mean * (self.shape - 1.0) / self.shape
-            total += xm**a * (_K_MAX + 0.5) ** (1.0 - a) / (a - 1.0)
+            total += xm**a * (_K_MAX + 1.5) ** (1.0 - a) / (a - 1.0)
         return total
 
     def residual(self, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -192,6 +192,17 @@ class Dist:
 
 #: session lengths are summed up to this count when their mean is computed
 _K_MAX = 1 << 20
+
+
+@lru_cache(maxsize=16)
+def _count_sf(kind: str, mean: float, shape: float) -> np.ndarray:
+    k = np.arange(2, _K_MAX + 2, dtype=np.float64)
+    if kind == "fixed":
+        out = (max(1, math.floor(mean + 0.5)) >= k).astype(np.float64)
+    else:
+        out = Dist(kind, mean, shape)._scipy().sf(k - 0.5)
+    out.flags.writeable = False
+    return out
 
 
 KEY_PARAMS = (

@@ -43,10 +43,9 @@ from .registry import Registry, format_spec, parse_spec, registry
 __all__ = ["Scenario", "SimResult", "simulate", "STORES", "backend_names"]
 
 STORES = ("local", "external")
-#: fresh hash keys (session ids, new addresses) mapped per block
+#: fresh hash keys (session ids, new addresses) mapped per block, growing to BLOCK
 BLOCK = 1 << 16
-#: a warm start draws remaining session lengths up to this many requests
-_WARM_K = 1 << 20
+_FIRST_BLOCK = 1 << 12
 _POLICY_CODES = {
     "round-robin": core.P_ROUND_ROBIN, "random": core.P_RANDOM,
     "least-connections": core.P_LEAST_CONN, "p2c": core.P_P2C, "hash": core.P_HASH,
@@ -340,17 +339,18 @@ class _Keys:
         """Whether new sessions (on=session) or new addresses (on=ip) need fresh keys."""
         return self.on in ("ip", "session")
 
-    def block(self, base: int) -> None:
-        """Digests (and live backends) of fresh keys ``base`` ... ``base + BLOCK - 1``."""
-        ids = range(base, base + BLOCK)
+    def block(self, base: int) -> int:
+        """Digests (and live backends) of the next block of fresh keys from ``base``; its size."""
+        n = min(BLOCK, _FIRST_BLOCK << self.blk_index)
         if self.on == "session":
-            keys = [b"session-%d" % i for i in ids]
+            keys = [b"session-%d" % i for i in range(base, base + n)]
         else:
             rng = np.random.default_rng([self.seed, 2**32 + self.blk_index])
-            keys = _ipv4(rng.integers(1 << 24, 224 << 24, size=BLOCK))
+            keys = _ipv4(rng.integers(1 << 24, 224 << 24, size=n))
         self.blk_index += 1
         self.blk_d = self.digest(keys)
         self.blk_b = self.map(self.blk_d)
+        return n
 
     def rebuild(self, elig: np.ndarray) -> None:
         """Map to the eligible backends after a topology change."""
@@ -524,10 +524,9 @@ class _Sim:
             self._push(float(block[0]), -1, core.EV_ARRIVAL)
         cf[core.CF_WIN_LEN] = sc.window or self._auto_window()
         # routing tables over the initial backends
-        if self.keys.fresh:
-            self.keys.block(0)
+        if self.keys.on == "session" or (self.keys.on == "ip" and sc.ip_change_rate > 0):
             self.gi[core.G_BLK_BASE] = 0
-            self.gi[core.G_BLK_END] = BLOCK
+            self.gi[core.G_BLK_END] = self.keys.block(0)
         else:
             self.gi[core.G_BLK_END] = 1 << 62
         self.events = list(sc.events)
@@ -607,13 +606,12 @@ class _Sim:
         n0 = int(poisson.ppf(u.random(), mu))
         if n0 == 0:
             return
-        k = np.arange(2, _WARM_K + 2, dtype=np.float64)
-        w = length.count_sf(k)  # P(L >= r + 1) for r = 1 .. K
+        w = length.count_sf()  # P(L >= r + 1) for r = 1 .. K
         cdf = np.cumsum(w)
         if cdf[-1] <= 0:
             return
         remain = np.searchsorted(cdf / cdf[-1], u.random(n0), side="right") + 1
-        remain = np.minimum(remain, _WARM_K).astype(np.int64)
+        remain = np.minimum(remain, w.size).astype(np.int64)
         t_next = np.ascontiguousarray(think.residual(u.random(n0), u.random(n0)))
         pos = 0
         while pos < n0:
@@ -685,9 +683,8 @@ class _Sim:
 
     def _refill(self) -> None:
         base = int(self.gi[core.G_BLK_END])
-        self.keys.block(base)
         self.gi[core.G_BLK_BASE] = base
-        self.gi[core.G_BLK_END] = base + BLOCK
+        self.gi[core.G_BLK_END] = base + self.keys.block(base)
 
     def _next_arrivals(self) -> None:
         assert self.arr is not None
@@ -702,13 +699,14 @@ class _Sim:
 
     def _python_pick(self) -> None:
         s = int(self.gi[core.G_PENDING])
-        si, r = self.si, self.request
+        col = self.si[:, s].tolist()
+        r = self.request
         r.time = float(self.gf[core.GF_NOW])
-        r.session = int(si[core.S_SESSION, s])
-        r.client = int(si[core.S_CLIENT, s])
-        r.ip = int(si[core.S_IP, s])
-        r.cookie = int(si[core.S_COOKIE, s])
-        r.first = bool(si[core.S_LAST, s] < 0)
+        r.session = col[core.S_SESSION]
+        r.client = col[core.S_CLIENT]
+        r.ip = col[core.S_IP]
+        r.cookie = col[core.S_COOKIE]
+        r.first = col[core.S_LAST] < 0
         on = self.pol.on
         r.key = int(self.gi[core.G_LAST_KEY]) if on == "key" else -1
         if on in ("ip", "session"):
@@ -724,8 +722,8 @@ class _Sim:
             raise RoutebenchError(f"balancer {self.bal.name!r}: pick() returned {b!r}; "
                                   "expected a backend id (int) or -1")
         b = int(b)
-        nelig = int(self.gi[core.G_NELIG])
         if b != -1 and not (0 <= b < len(self.names) and self.bi[core.B_UP, b] == 1):
+            nelig = int(self.gi[core.G_NELIG])
             raise RoutebenchError(
                 f"balancer {self.bal.name!r}: pick() returned {b}, which is not a live backend; "
                 f"live: {choices(sorted(self.elig[:nelig].tolist()))}")

@@ -90,16 +90,13 @@ class LoadView:
     def __init__(self, names: list[str], backend_ints: np.ndarray, fields: dict[str, int],
                  eligible: np.ndarray, globals_: np.ndarray, n_eligible_at: int) -> None:
         self.names = tuple(names)
-        self._bi = backend_ints
-        self._f = fields
+        self._rows = {name: _readonly(backend_ints[i]) for name, i in fields.items()}
         self._elig = eligible
         self._g = globals_
         self._ng = n_eligible_at
 
     def _row(self, field: str) -> np.ndarray:
-        v = self._bi[self._f[field]].view()
-        v.flags.writeable = False
-        return v
+        return self._rows[field]
 
     @property
     def outstanding(self) -> np.ndarray:
@@ -130,6 +127,10 @@ class LoadView:
     @property
     def eligible(self) -> np.ndarray:
         """Ids of the backends that take new sessions: up and not draining."""
-        v = self._elig[: int(self._g[self._ng])].view()
-        v.flags.writeable = False
-        return v
+        return _readonly(self._elig[: self._g[self._ng]])
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
