@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -234,7 +235,7 @@ def _time(text: str, flag: str, allow_zero: bool = False) -> float:
 def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """The preset's scenario fields and balancers, overridden by the options given."""
     from .datasets.synthetic import parse_sizes
-    from .harness._simdist import Dist, Event, parse_event
+    from .harness._simdist import Dist, Event, load_times, parse_event
     from .harness.scenarios import get_preset
 
     preset = get_preset(args.scenario or "default")
@@ -316,7 +317,7 @@ def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str
             if not text.startswith("file:"):
                 raise RoutebenchError(f"--arrivals {text!r}: expected poisson or file:PATH "
                                       "(arrival times in seconds, one a line)")
-            f["arrivals"] = Dist.from_file(text[5:], "--arrivals").values
+            f["arrivals"] = load_times(text[5:])
             if args.load is None and args.session_rate is None:
                 f["load"] = None
                 f.pop("session_rate", None)
@@ -346,7 +347,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 f"with ip-hash-sticky:keyed={name} or key-hash:keyed={name})")
         cls(sc.names, **params).policy()
     label = args.scenario or "default"
-    stop = (f"{sc.requests:,} requests" if sc.requests else f"{sc.duration:g} s")
+    stop = (f"{sc.requests:,} requests" if sc.requests else
+            f"{sc.duration:g} s" if sc.duration else "every arrival")
     _say(args, f"routebench simulate: scenario {label}, {len(balancers)} balancer(s), "
                f"{sc.backends} backends, {stop}, seed {args.seed}")
     make_bar = _progress(args.quiet)
@@ -355,7 +357,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for spec in balancers:
         bar = None
         if make_bar is not None:
-            bar = make_bar(spec, sc.requests or int(sc.duration or 0))
+            bar = make_bar(spec, sc.requests or (math.ceil(sc.duration) if sc.duration else None))
         try:
             r = simulate(sc, spec, seed=args.seed, progress=bar)
         finally:

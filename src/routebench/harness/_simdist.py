@@ -21,7 +21,8 @@ from .._errors import RoutebenchError, choices
 from .._params import Param, resolve_params
 from . import _simcore as core
 
-__all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_time", "parse_event"]
+__all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_time", "parse_event",
+           "load_times"]
 
 _POS = {"check": lambda v: None if v > 0 and math.isfinite(v) else "must be a positive number"}
 
@@ -286,6 +287,30 @@ def parse_event(kind: str, text: str) -> tuple[str | None, float]:
     if not name and kind != "join":
         raise RoutebenchError(f"--{kind} {text!r}: the backend is missing before '@'")
     return (name or None), parse_time(when, f"--{kind} {text!r}:")
+
+
+def load_times(path: str, what: str = "--arrivals") -> np.ndarray:
+    """Arrival times in seconds from a file (one a line, or ``.npy``): finite, not decreasing."""
+    p = Path(path)
+    try:
+        v = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, dtype=np.float64, ndmin=1)
+    except OSError as exc:
+        raise RoutebenchError(f"{what} file {path!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise RoutebenchError(
+            f"{what} file {path!r}: not numbers, one a line ({exc})") from None
+    v = np.ascontiguousarray(v, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise RoutebenchError(f"{what} file {path!r}: no arrival times")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise RoutebenchError(f"{what} file {path!r}: line {bad[0] + 1} is not a number")
+    down = np.flatnonzero(np.diff(v) < 0)
+    if down.size:
+        raise RoutebenchError(f"{what} file {path!r}: line {down[0] + 2} ({v[down[0] + 1]:g}) "
+                              f"is earlier than the line before ({v[down[0]]:g}); "
+                              "times must not decrease")
+    return v
 
 
 def check_positive(value: Any, what: str, allow_zero: bool = False) -> float:

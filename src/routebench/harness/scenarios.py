@@ -33,9 +33,8 @@ class Preset:
 _STICKY_FREE = ("cookie-sticky", "ip-hash-sticky", "round-robin", "least-connections", "p2c")
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("default", "20 backends at 70% load, heavy-tailed sessions, local state",
-           ("round-robin", "least-connections", "p2c", "cookie-sticky", "ip-hash-sticky"),
-           {"backends": 20}),
+    Preset("default", "10 backends x 4 workers at 70% load, lognormal sessions, local state",
+           ("round-robin", "least-connections", "p2c", "cookie-sticky", "ip-hash-sticky")),
     Preset("sticky-vs-p2c",
            "affinity vs free routing: 20 backends, 70% load, sessions in an external store",
            _STICKY_FREE,
