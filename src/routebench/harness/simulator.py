@@ -183,13 +183,6 @@ class Scenario:
             check_positive(v, f"--speed {n}=")
         return names
 
-    def resolve_backend(self, text: str | None, kind: str) -> str:
-        """A backend name from ``backend-3`` or ``3`` (for events given as text)."""
-        if text is None:
-            return f"backend-{self.backends + sum(e.kind == 'join' for e in self.events)}"
-        t = text.strip()
-        return f"backend-{t}" if t.isdigit() else t
-
     def mean_length(self) -> float:
         assert isinstance(self.session_length, Dist)
         return self.session_length.discrete_mean()
