@@ -351,13 +351,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"{sc.duration:g} s" if sc.duration else "every arrival")
     _say(args, f"routebench simulate: scenario {label}, {len(balancers)} balancer(s), "
                f"{sc.backends} backends, {stop}, seed {args.seed}")
-    make_bar = _progress(args.quiet)
     results = []
     t0 = time.perf_counter()
     for spec in balancers:
         bar = None
-        if make_bar is not None:
-            bar = make_bar(spec, sc.requests or (math.ceil(sc.duration) if sc.duration else None))
+        if not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sc.requests or (math.ceil(sc.duration) if sc.duration else None),
+                       desc=spec, unit=" req" if sc.requests else " sim-s", unit_scale=True,
+                       leave=False, file=sys.stderr, disable=None, dynamic_ncols=True)
         try:
             r = simulate(sc, spec, seed=args.seed, progress=bar)
         finally:

@@ -173,7 +173,8 @@ G_ARR_MORE = 42  # 1 while more arrival blocks may follow
 G_ISSUED_MEASURED = 43
 G_DONE_MEASURED = 44
 G_LAST_KEY = 45  # content key of the request being routed
-NG_I = 46
+G_LAND_N = 46  # requests whose landing load was measured
+NG_I = 47
 
 # -- global floats gf[...] --------------------------------------------------------
 GF_NOW = 0
@@ -745,6 +746,7 @@ def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_
     if gi[G_MEASURING] == 1 and gi[G_SUMOUT] > 0:
         r = bi[B_OUT, b] / (gi[G_SUMOUT] / gi[G_NUP])
         gf[GF_ALL_LOAD_SUM] += r
+        gi[G_LAND_N] += 1
         if g >= 0:
             gf[GF_NAT_LOAD_SUM] += r
             gi[G_NAT_REQ] += 1

@@ -813,7 +813,7 @@ class _Sim:
         m["nat_users"] = int(natted.sum())
         m["nat_requests"] = int(self.nat_req.sum()) if self.sc.nat else 0
         nat_n = int(gi[core.G_NAT_REQ])
-        all_n = int(gi[core.G_ISSUED_MEASURED])
+        all_n = int(gi[core.G_LAND_N])
         m["nat_landing_load"] = float(gf[core.GF_NAT_LOAD_SUM] / nat_n) if nat_n else None
         m["all_landing_load"] = float(gf[core.GF_ALL_LOAD_SUM] / all_n) if all_n else None
         m["warm_sessions"] = self.warm_sessions
