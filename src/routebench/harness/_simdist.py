@@ -24,18 +24,20 @@ from . import _simcore as core
 __all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_time", "parse_event",
            "load_times"]
 
-_POS = {"check": lambda v: None if v > 0 and math.isfinite(v) else "must be a positive number"}
+def _positive(v: float) -> str | None:
+    return None if v > 0 and math.isfinite(v) else "must be a positive number"
+
 
 #: distribution name -> (code, declared parameters)
 _DISTS: dict[str, tuple[int, tuple[Param, ...]]] = {
-    "fixed": (core.D_FIXED, (Param("value", 1.0, "the value every draw takes", **_POS),)),
-    "exp": (core.D_EXP, (Param("mean", 1.0, "mean", **_POS),)),
+    "fixed": (core.D_FIXED, (Param("value", 1.0, "the value every draw takes", check=_positive),)),
+    "exp": (core.D_EXP, (Param("mean", 1.0, "mean", check=_positive),)),
     "lognormal": (core.D_LOGNORMAL, (
-        Param("mean", 1.0, "mean", **_POS),
+        Param("mean", 1.0, "mean", check=_positive),
         Param("sigma", 1.0, "sigma of the underlying normal (tail weight)", minimum=0.0),
     )),
     "pareto": (core.D_PARETO, (
-        Param("mean", 1.0, "mean", **_POS),
+        Param("mean", 1.0, "mean", check=_positive),
         Param("alpha", 1.5, "tail index; above 1 for a finite mean",
               check=lambda v: None if v > 1 else "must be above 1 (the mean is infinite)"),
     )),

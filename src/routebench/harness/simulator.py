@@ -211,13 +211,13 @@ class Scenario:
         """What a report records to reproduce the scenario."""
         d: dict[str, Any] = {
             "backends": self.backends, "workers": self.workers, "speeds": dict(self.speeds),
-            "service": self.service.describe(), "clients": self.clients,
+            "service": _describe(self.service), "clients": self.clients,
             "nat": list(self.nat), "load": self.load, "session_rate": self.session_rate,
-            "session_length": self.session_length.describe(), "think": self.think.describe(),
+            "session_length": _describe(self.session_length), "think": _describe(self.think),
             "requests": self.requests, "duration": self.duration, "warmup": self.warmup,
             "events": [e.describe() for e in self.events], "store": self.store,
             "store_rtt": self.store_rtt, "ttl": self.ttl,
-            "ip_change_rate": self.ip_change_rate, "keys": self.keys.describe(),
+            "ip_change_rate": self.ip_change_rate, "keys": _describe(self.keys),
             "arrivals": ("poisson" if self.arrivals is None else
                          self.arrivals.label if isinstance(self.arrivals, Trace) else "array"),
             "queue_limit": self.queue_limit, "warm_start": self.warm_start,
@@ -226,6 +226,10 @@ class Scenario:
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
+
+
+def _describe(x: Dist | KeyDist | str) -> str:
+    return x if isinstance(x, str) else x.describe()
 
 
 def _name_range(names: list[str]) -> str:
@@ -726,7 +730,7 @@ class _Sim:
         total_req = self.sc.requests
         shown = 0
         while True:
-            st = core.run(*self.args(), max_events)
+            st = core.run(*self.args(), max_events)  # type: ignore[call-arg]
             if st == core.ST_DONE:
                 break
             if st == core.ST_TOPO:
@@ -745,7 +749,8 @@ class _Sim:
                     progress.update(now - shown)
                     shown = now
         if self.gi[core.G_STOPPED] == 0:
-            core._stop(self.gi, self.gf, self.bi, self.bf, self.cf, float(self.gf[core.GF_NOW]))
+            t_end = float(self.gf[core.GF_NOW])
+            core._stop(self.gi, self.gf, self.bi, self.bf, self.cf, t_end)
 
     # -- results -----------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:

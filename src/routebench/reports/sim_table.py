@@ -81,6 +81,6 @@ def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github",
         rows.append([label] + [c[1](r["metrics"]) for c in cols])
     if any(r.get("nat_groups") for r in results):
         headers.append("NAT groups: backends used, top backend load")
-        for row, r in zip(rows, results):
-            row.append(_nat(r))
+        for cells, r in zip(rows, results):
+            cells.append(_nat(r))
     return format_table(headers, rows, fmt)
