@@ -424,24 +424,47 @@ def _slope(ns: Sequence[int], vals: Sequence[float]) -> float:
     return float(np.polyfit(np.log(ns), np.log(vals), 1)[0])
 
 
+def _batch_costs(nodes: Sequence[int], seed: int, rounds: int = 3) -> dict[tuple[str, int], float]:
+    """Batch lookup ns/key of ring and rendezvous at each N, robust to a busy machine.
+
+    The static harness's own timer (``timing.batch_ns_per_item``, best of rounds), run
+    ``rounds`` times interleaved over every (strategy, N), keeping the best: contention
+    from other jobs only ever adds time.
+    """
+    from . import timing
+    from .registry import registry
+
+    d = np.random.default_rng([seed, 7]).integers(0, 2**63, size=1 << 18).astype(np.uint64)
+    best: dict[tuple[str, int], float] = {}
+    for _ in range(rounds):
+        for n in nodes:
+            for name in ("ring", "rendezvous"):
+                s = registry.create_keyed(name, n)
+                ns = timing.batch_ns_per_item(lambda s=s: s.lookup_many(d), d.size,
+                                              min_rounds=3)
+                best[(name, n)] = min(best.get((name, n), float("inf")), ns)
+    return best
+
+
 def claim7(size: Size, seed: int) -> ClaimResult:
     nodes = size.nodes7
     trace = open_trace("uniform", size.keys7, seed)
     res = run_static([StrategySpec("ring"), StrategySpec("rendezvous")], nodes, [trace],
                      seed=seed)
     get = {(r["strategy"], r["nodes"]): r["metrics"] for r in res}
+    cost = _batch_costs(nodes, seed)
     rows = []
     for n in nodes:
         for s in ("ring", "rendezvous"):
             m = get[(s, n)]
             rows.append([s, str(n), f"{m['peak_to_mean']:.3f}", f"{m['cov']:.4f}",
-                         f"{m['chi2_p']:.3g}", f"{m['batch_ns_per_key']:.1f}",
+                         f"{m['chi2_p']:.3g}", f"{cost[(s, n)]:.1f}",
                          f"{m['lookup_ns_p50']:.0f}"])
     floor = {n: _uniform_floor(n, size.keys7, seed) for n in nodes}
     uniform_ok = all(get[("rendezvous", n)]["peak_to_mean"] < get[("ring", n)]["peak_to_mean"]
                      for n in nodes)
-    ns_ring = [get[("ring", n)]["batch_ns_per_key"] for n in nodes]
-    ns_hrw = [get[("rendezvous", n)]["batch_ns_per_key"] for n in nodes]
+    ns_ring = [cost[("ring", n)] for n in nodes]
+    ns_hrw = [cost[("rendezvous", n)] for n in nodes]
     s_ring, s_hrw = _slope(nodes, ns_ring), _slope(nodes, ns_hrw)
     cost_ok = s_hrw >= 0.7 and s_ring <= 0.35
     findings = [
@@ -469,9 +492,11 @@ def claim7(size: Size, seed: int) -> ClaimResult:
               "logarithmic. Timings come from a shared 2-core machine: noisy, the growth "
               "exponents less so")
     scenario = (f"static harness: ring (160 vnodes) and rendezvous at N = "
-                f"{', '.join(map(str, nodes))}, {size.keys7:,} uniform random keys; batch "
-                "lookup on the first chunk's digests (best of several rounds), scalar lookup "
-                "median. Claimed growth taken as: rendezvous exponent >= 0.7, ring <= 0.35.")
+                f"{', '.join(map(str, nodes))}, {size.keys7:,} uniform random keys for the "
+                "spread; batch lookup over 262,144 random digests timed with the harness's "
+                "timer, best of 3 interleaved passes (a busy machine only adds time); scalar "
+                "lookup median from the static run. Claimed growth taken as: rendezvous "
+                "exponent >= 0.7, ring <= 0.35.")
     return ClaimResult(7, CLAIMS[7], scenario,
                        ["strategy", "N", "peak/mean", "CoV", "chi2 p", "batch ns/key",
                         "scalar ns p50"],
