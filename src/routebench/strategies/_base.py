@@ -11,6 +11,7 @@ import numpy as np
 from .._errors import RoutebenchError, choices
 from .._params import Param, resolve_params
 from ..hashing import HASH_NAMES, Hasher, as_bytes, get_hasher
+from ._live import LoadView, Policy, Request
 
 __all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names"]
 
@@ -196,7 +197,6 @@ class KeyedStrategy(Strategy):
 
 
 # -- balancers (live traffic) ------------------------------------------------
-from ._live import LoadView, Policy, Request  # noqa: E402 - appended section
 
 __all__ += ["Balancer", "Policy", "Request", "LoadView"]
 
