@@ -375,29 +375,39 @@ def claim6(size: Size, seed: int) -> ClaimResult:
                         for n in nodes] for v in size.vnodes]
     rows.append(["uniform floor"] + [f"{floor[n]:.3f}" for n in nodes])
     band = [v for v in size.vnodes if 150 <= v <= 300]
-    good = 1.10
+    good, loose = 1.10, 1.25
     findings = []
     ok_n = []
+    first_good: dict[int, int | None] = {}
     for n in nodes:
         inband = [ptm[(v, n)] for v in band]
         first = next((v for v in size.vnodes
                       if all(ptm[(w, n)] <= good for w in size.vnodes if w >= v)), None)
+        first_good[n] = first
         findings.append(f"N={n}: mean peak/mean {min(inband):.3f}-{max(inband):.3f} at "
                         f"{band[0]}-{band[-1]} vnodes (sampling floor {floor[n]:.3f}); "
                         + (f"within {good - 1:.0%} from {first} vnodes on" if first else
                            f"not within {good - 1:.0%} up to {size.vnodes[-1]} vnodes"))
         if max(inband) <= good:
             ok_n.append(n)
+    loose_ok = all(ptm[(v, n)] <= loose for v in band for n in nodes)
     if len(ok_n) == len(nodes):
         verdict = HOLDS
     elif ok_n:
         verdict = f"holds only when N is small (N={', '.join(map(str, ok_n))} here)"
+    elif loose_ok:
+        needs = ", ".join(f"{first_good[n]} at N={n}" if first_good[n] else
+                          f"more than {size.vnodes[-1]} at N={n}" for n in nodes)
+        verdict = (f"holds only when 'even' allows the busiest node up to "
+                   f"{loose - 1:.0%} above the mean; within {good - 1:.0%} takes "
+                   f"{needs} vnodes")
     else:
         verdict = NOT
     at = "; ".join(f"{min(ptm[(v, n)] for v in band):.2f}-{max(ptm[(v, n)] for v in band):.2f}x"
                    f" at N={n}" for n in nodes)
-    detail = (f"'even out' taken as the busiest node within {good - 1:.0%} of the mean, "
-              f"averaged over {len(hashes)} ring layout(s); 150-300 vnodes leave the busiest "
+    detail = (f"'even out' taken as the busiest node within {good - 1:.0%} of the mean "
+              f"(holds), or within {loose - 1:.0%} (holds only when), averaged over "
+              f"{len(hashes)} ring layout(s); 150-300 vnodes leave the busiest "
               f"node at {at}. A node's share of the ring varies by about 1/sqrt(vnodes) and "
               "the busiest of N nodes sits ~sqrt(2 ln N) of those above the mean, so more "
               "nodes need more vnodes for the same peak, and each halving of the excess costs "
