@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -469,7 +470,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(format_table(["name", "parameters (defaults)", "description"], rows, args.format))
         print()
         from .datasets.readers import FORMATS as TRACE_FORMATS
+        from .harness.scenarios import PRESETS
 
+        rows = [[p.name, p.summary, ", ".join(p.balancers)] for p in PRESETS.values()]
+        print("scenario presets (routebench simulate --scenario NAME):")
+        print(format_table(["name", "description", "balancers compared"], rows, args.format))
+        print()
         print(f"trace files (--trace FILE): {choices(TRACE_FORMATS)}; gzip, bz2, xz, zstd "
               "(see routebench trace formats)")
         print(f"hash functions (hash=): {choices(HASH_NAMES)}")
@@ -519,6 +525,217 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- simulate --------------------------------------------------------------
+DEFAULT_SIM_JSON = "routebench-simulate.json"
+
+
+def _positive(text: str, flag: str, allow_zero: bool = False) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise RoutebenchError(f"{flag} {text!r}: expected a number") from None
+    if not (v >= 0 if allow_zero else v > 0) or v != v or v == float("inf"):
+        raise RoutebenchError(f"{flag} {text!r}: must be {'>= 0' if allow_zero else 'above 0'}")
+    return v
+
+
+def _time(text: str, flag: str, allow_zero: bool = False) -> float:
+    from .harness._simdist import parse_time
+
+    v = parse_time(text, flag)
+    if v <= 0 and not allow_zero:
+        raise RoutebenchError(f"{flag} {text!r}: must be above 0")
+    return v
+
+
+def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """The preset's scenario fields and balancers, overridden by the options given."""
+    from .datasets.synthetic import parse_sizes
+    from .harness._simdist import Dist, Event, load_times, parse_event
+    from .harness.scenarios import get_preset
+
+    preset = get_preset(args.scenario or "default")
+    f: dict[str, Any] = dict(preset.fields)
+    if args.backends is not None:
+        f["backends"] = _count(args.backends, "--backends")
+    if args.workers is not None:
+        f["workers"] = _count(args.workers, "--workers")
+    if args.clients is not None:
+        f["clients"] = _count(args.clients, "--clients")
+    for flag, key, allow_file in (("--service", "service", True),
+                                  ("--session-length", "session_length", False),
+                                  ("--think", "think", False)):
+        text = getattr(args, key)
+        if text is not None:
+            f[key] = Dist.parse(text, flag, allow_file=allow_file)
+    if args.speed:
+        speeds: dict[str, float] = {}
+        for item in args.speed:
+            name, eq, value = item.partition("=")
+            if not eq or not name.strip():
+                raise RoutebenchError(f"--speed {item!r}: expected BACKEND=FACTOR, "
+                                      "e.g. backend-0=0.25")
+            name = name.strip()
+            name = f"backend-{name}" if name.isdigit() else name
+            speeds[name] = _positive(value, f"--speed {name}=")
+        f["speeds"] = speeds
+    if args.nat is not None:
+        f["nat"] = parse_sizes(args.nat, "--nat") if args.nat.strip() not in ("", "0") else ()
+    if args.session_rate is not None:
+        f["session_rate"] = _positive(args.session_rate, "--session-rate")
+    if args.load is not None:
+        f["load"] = _positive(args.load, "--load")
+        f.pop("session_rate", None)
+    if args.requests is not None:
+        f["requests"] = None if args.requests.strip() == "0" else _count(args.requests,
+                                                                          "--requests")
+    if args.duration is not None:
+        f["duration"] = _time(args.duration, "--duration")
+        if args.requests is None:
+            f["requests"] = None
+    if args.warmup is not None:
+        f["warmup"] = _time(args.warmup, "--warmup", allow_zero=True)
+    kinds = ("crash", "recover", "join", "drain")
+    if any(getattr(args, k) for k in kinds):
+        events = []
+        n = f.get("backends", 10)
+        for kind in kinds:
+            for text in getattr(args, kind) or []:
+                name, t = parse_event(kind, text)
+                if name is None:
+                    name = f"backend-{n}"
+                elif name.isdigit():
+                    name = f"backend-{name}"
+                if kind == "join":
+                    n += 1
+                events.append(Event(kind, name, t))
+        f["events"] = tuple(events)
+    if args.store is not None:
+        f["store"] = args.store
+    if args.store_rtt is not None:
+        f["store_rtt"] = _time(args.store_rtt, "--store-rtt", allow_zero=True)
+    if args.ttl is not None:
+        f["ttl"] = _time(args.ttl, "--ttl")
+    if args.ip_change_rate is not None:
+        f["ip_change_rate"] = _positive(args.ip_change_rate, "--ip-change-rate", allow_zero=True)
+    if args.keys is not None:
+        f["keys"] = args.keys
+    if args.queue_limit is not None:
+        f["queue_limit"] = _count(args.queue_limit, "--queue-limit") \
+            if args.queue_limit.strip() != "0" else 0
+    if args.window is not None:
+        f["window"] = _time(args.window, "--window")
+    if args.no_warm_start:
+        f["warm_start"] = False
+    if args.arrivals is not None:
+        text = args.arrivals.strip()
+        if text != "poisson":
+            if not text.startswith("file:"):
+                raise RoutebenchError(f"--arrivals {text!r}: expected poisson or file:PATH "
+                                      "(arrival times in seconds, one a line)")
+            f["arrivals"] = load_times(text[5:])
+            if args.load is None and args.session_rate is None:
+                f["load"] = None
+                f.pop("session_rate", None)
+            if args.requests is None and args.duration is None:
+                f["requests"] = None
+    return f, list(args.balancer or preset.balancers)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .harness.registry import parse_spec, registry
+    from .harness.scenarios import scenario_flags
+    from .harness.simulator import Scenario, simulate
+    from .reports import make_report, sim_table, write_json
+    from .strategies import Balancer
+
+    fields, balancers = _scenario_fields(args)
+    if args.seed < 0:
+        raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
+    sc = Scenario(**fields)
+    for spec in balancers:  # every name and parameter checked before the first run
+        name, params = parse_spec(spec)
+        cls = registry.get(name)
+        if not issubclass(cls, Balancer):
+            raise RoutebenchError(
+                f"--balancer {spec!r}: {name!r} is a {cls.kind} strategy, not a balancer; "
+                f"balancers: {choices(registry.names('balancer'))} (pin on a keyed strategy "
+                f"with ip-hash-sticky:keyed={name} or key-hash:keyed={name})")
+        cls(sc.names, **params).policy()
+    label = args.scenario or "default"
+    stop = (f"{sc.requests:,} requests" if sc.requests else
+            f"{sc.duration:g} s" if sc.duration else "every arrival")
+    _say(args, f"routebench simulate: scenario {label}, {len(balancers)} balancer(s), "
+               f"{sc.backends} backends, {stop}, seed {args.seed}")
+    results = []
+    t0 = time.perf_counter()
+    for spec in balancers:
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sc.requests or (math.ceil(sc.duration) if sc.duration else None),
+                       desc=spec, unit=" req" if sc.requests else " sim-s", unit_scale=True,
+                       leave=False, file=sys.stderr, disable=None, dynamic_ncols=True)
+        try:
+            r = simulate(sc, spec, seed=args.seed, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        results.append(r.record(label))
+    elapsed = time.perf_counter() - t0
+    defaults = {r["strategy"]: registry.get(r["strategy"]).resolve_params({}) for r in results}
+    print(sim_table(results, args.format, defaults))
+    not_reached = {(e.kind, e.backend, e.time) for e in sc.events} - {
+        (e["event"], e["backend"], e["time"]) for r in results for e in r["events"]}
+    for kind, backend, t in sorted(not_reached, key=lambda x: x[2]):
+        _say(args, f"note: {kind} {backend}@{t:g}s was not reached: the run ended first")
+    if args.json:
+        config = {"scenario": label, "seed": args.seed, "balancers": balancers,
+                  "scenario_params": sc.describe(),
+                  "reproduce": "routebench simulate " + scenario_flags(sc, balancers, args.seed),
+                  "elapsed_s": round(elapsed, 2)}
+        path = write_json(args.json, make_report("simulate", results, config))
+        _say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
+    return 0
+
+
+# -- claims ------------------------------------------------------------------
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .harness.claims import CLAIMS, run_claims
+    from .reports import make_report, write_json
+    from .reports.claims_md import write_claims
+
+    only = None
+    if args.only:
+        try:
+            only = sorted({int(p) for p in args.only.split(",") if p.strip()})
+        except ValueError:
+            raise RoutebenchError(f"--only {args.only!r}: expected claim numbers such as 1,3") \
+                from None
+        bad = [n for n in only if n not in CLAIMS]
+        if bad or not only:
+            raise RoutebenchError(f"--only {args.only!r}: no claim {bad[0] if bad else ''}; "
+                                  f"claims: {choices(CLAIMS)}")
+    if args.seed < 0:
+        raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
+    _say(args, f"routebench claims: {len(only or CLAIMS)} claim(s), size {args.size}, "
+               f"seed {args.seed}")
+    t0 = time.perf_counter()
+    results = run_claims(only, size=args.size, seed=args.seed,
+                         say=None if args.quiet else lambda m: _say(args, m))
+    elapsed = time.perf_counter() - t0
+    path = write_claims(args.output, results, size=args.size, seed=args.seed, elapsed=elapsed)
+    for r in results:
+        print(f"{r.number}. {r.verdict}: {r.claim}")
+    _say(args, f"wrote {path} ({elapsed:.0f} s)")
+    if args.json:
+        records = [r.record() for r in results]
+        write_json(args.json, make_report("claims", records,
+                                          {"size": args.size, "seed": args.seed}))
+    return 0
+
+
 # -- the parser ------------------------------------------------------------
 EPILOG = """\
 examples:
@@ -527,6 +744,8 @@ examples:
   routebench run --strategy ring:vnodes=200 --strategy jump --nodes 5,50 --trace zipf:s=1.2
   routebench list                                 strategies, parameters, traces
   echo user:42 | routebench lookup --strategy maglev --nodes a,b,c
+  routebench simulate --scenario sticky-vs-p2c    live traffic through balancers
+  routebench claims                               measure the seed claims -> reports/claims.md
   routebench trace inspect access.log.gz          what is in a recorded trace
   routebench run --trace access.log --route-on client24
 """
@@ -675,7 +894,121 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"key hash: {choices(HASH_NAMES)} (default: xxh3)")
     lk.add_argument("keys", nargs="*", metavar="KEY", help="keys to route (default: stdin)")
     lk.set_defaults(func=cmd_lookup)
+
+    _add_simulate(sub)
+    _add_claims(sub)
     return p
+
+
+SIM_EPILOG = """\
+Options given override the scenario preset's (event options replace its events;
+--duration without --requests runs for that time only). Times take s, ms, m or h
+(30, 30s, 500ms, 2m); distributions are fixed:value=V, exp:mean=M,
+lognormal:mean=M,sigma=S or pareto:mean=M,alpha=A (a bare number is fixed).
+
+examples:
+  routebench simulate                                  the default preset
+  routebench simulate --scenario crash-failover --store external
+  routebench simulate --balancer p2c --balancer cookie-sticky:base=p2c --backends 50 \\
+      --requests 1M --nat 50,500 --ip-change-rate 0.01
+  routebench simulate --balancer ip-hash-sticky:keyed=ring --crash backend-3@30s \\
+      --join 45s --duration 60
+"""
+
+
+def _add_simulate(sub: Any) -> None:
+    s = sub.add_parser(
+        "simulate", help="simulate live traffic through balancers (affinity, failover, load)",
+        description="Discrete-event simulation of clients, sessions and backends behind a load "
+                    "balancer. Reports per balancer: load imbalance (max/mean of outstanding "
+                    "requests and of requests served per window, time-averaged and worst), "
+                    "response time p50/p99/p99.9, failed requests, sessions that lose their "
+                    "state (on a crash, a re-route, an IP change, a TTL), IP-change survival "
+                    "and where NAT users land.",
+        epilog=SIM_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = s.add_argument
+    a("--scenario", metavar="NAME", help="a preset (see routebench list); default: default")
+    a("--balancer", action="append", metavar="NAME[:param=value,...]",
+      help="a balancer, e.g. p2c:d=3 or ip-hash-sticky:keyed=ring; repeat to compare "
+           "(default: the preset's)")
+    g = s.add_argument_group("backends")
+    g.add_argument("--backends", metavar="N", help="initial backends, backend-0 ... (default 10)")
+    g.add_argument("--workers", metavar="W", help="workers a backend (default 4)")
+    g.add_argument("--service", metavar="DIST",
+                   help="service time in seconds: a distribution or file:PATH of times "
+                        "(default exp:mean=0.01)")
+    g.add_argument("--speed", action="append", metavar="BACKEND=FACTOR",
+                   help="a backend's speed, e.g. backend-0=0.25 (four times slower); repeatable")
+    g.add_argument("--queue-limit", metavar="N", help="queue length a backend; more fail "
+                   "(default 0: unlimited)")
+    g = s.add_argument_group("clients and sessions")
+    g.add_argument("--clients", metavar="C", help="distinct clients (default 10000)")
+    g.add_argument("--nat", metavar="SIZES", help="NAT groups: clients sharing one address, "
+                   "e.g. 50 or 500,200,50")
+    g.add_argument("--load", metavar="RHO", help="target utilisation of all workers, sets the "
+                   "session rate (default 0.7)")
+    g.add_argument("--session-rate", metavar="R", help="sessions a second (instead of --load)")
+    g.add_argument("--arrivals", metavar="poisson|file:PATH",
+                   help="session arrival times, seconds, one a line (default poisson)")
+    g.add_argument("--session-length", metavar="DIST",
+                   help="requests a session (default lognormal:mean=10,sigma=1)")
+    g.add_argument("--think", metavar="DIST", help="think time between a response and the "
+                   "next request (default exp:mean=1)")
+    g.add_argument("--ip-change-rate", metavar="R", help="address changes a session-second "
+                   "(default 0)")
+    g.add_argument("--keys", metavar="zipf:s=S,universe=U", help="content keys of requests, "
+                   "for balancers hashing on=key (default zipf:s=1,universe=100000)")
+    g = s.add_argument_group("session state")
+    g.add_argument("--store", choices=("local", "external"),
+                   help="local: on the backend (lost on crash or re-route); external: a shared "
+                        "store (default local)")
+    g.add_argument("--store-rtt", metavar="T", help="external store round trip a request "
+                   "(default 0.5ms)")
+    g.add_argument("--ttl", metavar="T", help="idle time after which state expires "
+                   "(default 30m)")
+    g = s.add_argument_group("run and events")
+    g.add_argument("--requests", metavar="N", help="stop issuing after N requests (default "
+                   "200k; 1M works; 0 for no limit)")
+    g.add_argument("--duration", metavar="T", help="stop issuing at T (simulated time)")
+    g.add_argument("--warmup", metavar="T", help="measure from T on (default 0: the run "
+                   "starts warm)")
+    g.add_argument("--no-warm-start", action="store_true",
+                   help="start with no sessions instead of a steady-state population")
+    for kind, text in (("crash", "a backend crashes: in-flight requests fail"),
+                       ("recover", "a crashed backend comes back (or a draining one undrains)"),
+                       ("join", "a new backend joins (JOIN: [NAME@]T)"),
+                       ("drain", "a backend takes no new sessions; cookies still reach it")):
+        g.add_argument(f"--{kind}", action="append", metavar="BACKEND@T",
+                       help=f"{text}; repeatable")
+    g.add_argument("--window", metavar="T", help="imbalance window (default: 1/100 of the run)")
+    o = s.add_argument_group("output")
+    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    o.add_argument("--format", default="github", choices=_formats(), metavar="FMT",
+                   help=f"table format: {choices(_formats())} (default: github)")
+    o.add_argument("--json", default=DEFAULT_SIM_JSON, metavar="PATH",
+                   help=f"write the JSON report here (default: {DEFAULT_SIM_JSON})")
+    o.add_argument("--no-json", dest="json", action="store_const", const=None,
+                   help="do not write a JSON report")
+    o.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    s.set_defaults(func=cmd_simulate)
+
+
+def _add_claims(sub: Any) -> None:
+    c = sub.add_parser(
+        "claims", help="measure the eight seed claims and write reports/claims.md",
+        description="Run one experiment for each of the seed claims (sticky imbalance, crash "
+                    "losses, IP changes, NAT, ring remap, virtual nodes, rendezvous vs ring, "
+                    "power of two choices) and write the claim, scenario, numbers, verdict, "
+                    "seed and reproducing command of each to a Markdown report.")
+    c.add_argument("--size", choices=("small", "full"), default="full",
+                   help="full: the committed report's sizes (a few minutes); small: CI-sized")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--only", metavar="N,...", help="only these claims, e.g. 1,3")
+    c.add_argument("--output", default="reports/claims.md", metavar="PATH",
+                   help="Markdown report (default: reports/claims.md)")
+    c.add_argument("--json", metavar="PATH", help="also write the numbers as a JSON report")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    c.set_defaults(func=cmd_claims)
 
 
 def _formats() -> tuple[str, ...]:
