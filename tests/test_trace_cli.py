@@ -122,3 +122,18 @@ def test_stdin(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert b"30 read, 30 used, 0 rejected" in proc.stdout
     assert b"client 30" in proc.stdout
+
+
+def test_simulate_takes_arrivals_from_a_trace(capsys, tmp_path):
+    # times out of order, as access logs are written at completion
+    lines = [combined(ip=f"10.0.0.{i}").replace("10:05:03", f"10:05:{s:02d}")
+             for i, s in enumerate([3, 1, 2, 5, 4, 6])]
+    path = write(tmp_path, "a.log", "\n".join(lines) + "\n")
+    rc, out, err = run(capsys, "simulate", "--trace", str(path), "--balancer", "p2c",
+                       "--json", str(tmp_path / "s.json"))
+    assert rc == 0, err
+    assert "6 lines read, 6 used, 0 rejected; its request times are the arrivals" in err
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["results"][0]["metrics"]["sessions"] == 6
+    rc, _, err = run(capsys, "simulate", "--trace", "zipf", "--no-json")
+    assert rc == 2 and "no request times" in err

@@ -188,8 +188,9 @@ def _open_traces(specs: Sequence[str], requests: int | None,
     return traces
 
 
-def _add_read_options(p: argparse.ArgumentParser, route: bool = True) -> None:
-    """Options for reading trace files (shared by run, trace inspect, trace convert)."""
+def _add_read_options(p: argparse.ArgumentParser, route: bool = True,
+                      sessions: bool = True) -> None:
+    """Options for reading trace files (run, simulate, trace inspect, trace convert)."""
     from .datasets.readers import BUILTIN_LOG_FORMATS, FORMATS
 
     g = p.add_argument_group("trace files")
@@ -208,6 +209,10 @@ def _add_read_options(p: argparse.ArgumentParser, route: bool = True) -> None:
                        help="what requests route on: client (IP), client24 (/24, /64 for "
                             "IPv6), session, path, url, key, user (IP + user agent), or any "
                             "column of the trace (default: client for access logs, else key)")
+    if not sessions:
+        g.add_argument("--strict", action="store_true",
+                       help="stop at the first rejected line (default: count and report them)")
+        return
     g.add_argument("--session", metavar="HOW",
                    help="sessions: ua (client IP + user agent, rebuilt with --session-gap; the "
                         "default), client (IP alone), cookie:NAME, field:NAME")
@@ -634,12 +639,41 @@ def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str
                 raise RoutebenchError(f"--arrivals {text!r}: expected poisson or file:PATH "
                                       "(arrival times in seconds, one a line)")
             f["arrivals"] = load_times(text[5:])
-            if args.load is None and args.session_rate is None:
-                f["load"] = None
-                f.pop("session_rate", None)
-            if args.requests is None and args.duration is None:
-                f["requests"] = None
+    if getattr(args, "trace", None):
+        if args.arrivals is not None:
+            raise RoutebenchError("--trace and --arrivals both give arrival times; use one")
+        f["arrivals"] = _trace_arrivals(args)
+    if args.arrivals not in (None, "poisson") or getattr(args, "trace", None):
+        if args.load is None and args.session_rate is None:
+            f["load"] = None
+            f.pop("session_rate", None)
+        if args.requests is None and args.duration is None:
+            f["requests"] = None
     return f, list(args.balancer or preset.balancers)
+
+
+def _trace_arrivals(args: argparse.Namespace) -> Any:
+    """A trace's request times (seconds), sorted: the session arrivals of ``--trace``.
+
+    Access logs are written in completion order, so their times go back and forth
+    a little; the simulator wants them in order. 8 bytes a request are held.
+    """
+    import numpy as np
+
+    from .datasets import open_trace
+
+    trace = open_trace(args.trace, None, args.seed, **_read_kwargs(args))
+    parts = []
+    for chunk in trace.chunks():
+        if chunk.ts is None:
+            raise RoutebenchError(f"--trace {args.trace!r}: no request times in this trace; "
+                                  "arrivals need a time column")
+        parts.append(chunk.ts)
+    stats = getattr(trace, "stats", None)
+    if stats is not None:
+        _say(args, f"{trace.label}: {stats.summary()}; its request times are the arrivals")
+    times = np.sort(np.concatenate(parts), kind="stable")
+    return times - times[0]
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -948,6 +982,9 @@ def _add_simulate(sub: Any) -> None:
     g.add_argument("--load", metavar="RHO", help="target utilisation of all workers, sets the "
                    "session rate (default 0.7)")
     g.add_argument("--session-rate", metavar="R", help="sessions a second (instead of --load)")
+    g.add_argument("--trace", metavar="FILE",
+                   help="session arrivals at the request times of a recorded trace (an access "
+                        "log, CSV or JSON lines with a time column; '-' for stdin), sorted")
     g.add_argument("--arrivals", metavar="poisson|file:PATH",
                    help="session arrival times, seconds, one a line (default poisson)")
     g.add_argument("--session-length", metavar="DIST",
@@ -990,6 +1027,7 @@ def _add_simulate(sub: Any) -> None:
     o.add_argument("--no-json", dest="json", action="store_const", const=None,
                    help="do not write a JSON report")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    _add_read_options(s, route=False, sessions=False)
     s.set_defaults(func=cmd_simulate)
 
 
