@@ -131,3 +131,18 @@ def test_concatenated_zstd_frames(tmp_path, parts):
         for p in parts)
     t, cols, _ = read_all(write(tmp_path, "f.log.zst", blob))
     assert cols["client"] == [c.encode() for p in parts for c in p]
+
+
+@SETTINGS
+@given(uas=st.lists(st.text(alphabet=st.sampled_from('ab "\\\\[]-'), min_size=1, max_size=12),
+                    min_size=1, max_size=10),
+       extra=st.booleans())
+def test_escaped_quotes_and_backslashes(tmp_path, uas, extra):
+    def esc(s: str) -> str:  # as nginx writes them
+        return s.replace("\\", "\\\\").replace('"', '\\"')
+    tail = " 0.003" if extra else ""
+    text = "".join(f'1.2.3.4 - - [{_clf(1e9)}] "GET /{esc(u)} HTTP/1.1" 200 1 "-" "{esc(u)}"'
+                   f"{tail}\n" for u in uas)
+    t, cols, _ = read_all(write(tmp_path, "e.log", text))
+    assert t.stats.rejected == 0
+    assert cols["ua"] == [esc(u).encode() for u in uas]
