@@ -261,42 +261,63 @@ def _find_short(buf, q: int, end: int, a: int, b: int, c: int) -> int:
     return end
 
 
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_POS = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5, 63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_flag(m) -> int:
+    """The index of the lowest byte flagged (0x80) in ``m``, which is not 0.
+
+    The zero-byte test can also flag bytes above a true match (a borrow), never
+    below one, so the lowest flag is always a true match.
+    """
+    low = m & (~m + np.uint64(1))
+    return _DEBRUIJN_POS[(low * _DEBRUIJN) >> np.uint64(58)] >> 3
+
+
 @njit(cache=True, nogil=True)
 def _find3(buf, w64, q: int, end: int, a: int, b: int, c: int) -> int:
-    """As ``_find_short``, eight bytes at a time: for long fields and line ends.
+    """As ``_find_short``, eight bytes at a time: for long fields.
 
-    A SWAR zero-byte test on the aligned ``uint64`` view ``w64`` of ``buf``.
+    A SWAR zero-byte test on 64-bit words of ``buf`` (``w64``: its aligned view):
+    one unaligned word at q, then aligned words; the matching byte is found from
+    the test's flags, not byte by byte.
     """
-    while q < end and (q & 7) != 0:
-        x = buf[q]
-        if x == a or x == b or x == c:
-            return q
-        q += 1
-    pa = np.uint64(a) * _LO
-    pb = np.uint64(b) * _LO
-    pc = np.uint64(c) * _LO
     nw = w64.size
-    while q + 8 <= end and (q >> 3) < nw:
-        v = w64[q >> 3]
-        if (_has(v, pa) | _has(v, pb) | _has(v, pc)) != 0:
-            break
-        q += 8
+    if q + 8 <= end and (q >> 3) + 1 < nw:
+        pa = np.uint64(a) * _LO
+        pb = np.uint64(b) * _LO
+        pc = np.uint64(c) * _LO
+        v = _word_at(buf, w64, q)
+        m = _has(v, pa) | _has(v, pb) | _has(v, pc)
+        if m != 0:
+            return q + _first_flag(m)
+        q = (q + 8) & ~7
+        while q + 8 <= end and (q >> 3) < nw:
+            v = w64[q >> 3]
+            m = _has(v, pa) | _has(v, pb) | _has(v, pc)
+            if m != 0:
+                return q + _first_flag(m)
+            q += 8
     return _find_short(buf, q, end, a, b, c)
 
 
 @njit(cache=True, nogil=True)
 def _find_nl(buf, w64, q: int, end: int) -> int:
     """The first newline at or after q (``end`` if none), eight bytes at a time."""
-    while q < end and (q & 7) != 0:
-        if buf[q] == 10:
-            return q
-        q += 1
-    pa = np.uint64(10) * _LO
     nw = w64.size
-    while q + 8 <= end and (q >> 3) < nw:
-        if _has(w64[q >> 3], pa) != 0:
-            break
-        q += 8
+    if q + 8 <= end and (q >> 3) + 1 < nw:
+        pa = np.uint64(10) * _LO
+        m = _has(_word_at(buf, w64, q), pa)
+        if m != 0:
+            return q + _first_flag(m)
+        q = (q + 8) & ~7
+        while q + 8 <= end and (q >> 3) < nw:
+            m = _has(w64[q >> 3], pa)
+            if m != 0:
+                return q + _first_flag(m)
+            q += 8
     while q < end:
         if buf[q] == 10:
             return q
