@@ -643,7 +643,8 @@ def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str
         if args.arrivals is not None:
             raise RoutebenchError("--trace and --arrivals both give arrival times; use one")
         f["arrivals"] = _trace_arrivals(args)
-    if args.arrivals not in (None, "poisson") or getattr(args, "trace", None):
+    from_file = args.arrivals is not None and args.arrivals.strip() != "poisson"
+    if from_file or getattr(args, "trace", None):
         if args.load is None and args.session_rate is None:
             f["load"] = None
             f.pop("session_rate", None)
