@@ -90,9 +90,11 @@ def _progress(quiet: bool):
         return None
     from tqdm import tqdm
 
-    def make(desc: str, total: int):
-        return tqdm(total=total, desc=desc, unit_scale=True, leave=False, file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    def make(desc: str, total: int | None):
+        # a recorded trace's length is unknown until read: the bar counts requests and rate
+        unit = " req" if desc.endswith("replay") else "it"
+        return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
+                    file=sys.stderr, disable=None, dynamic_ncols=True)
     return make
 
 
@@ -103,7 +105,6 @@ def _say(args: argparse.Namespace, msg: str) -> None:
 
 # -- run -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .datasets import open_trace
     from .harness.registry import parse_spec, registry
     from .harness.runner import DEFAULT_NODES, StrategySpec, run_static
     from .reports import make_report, run_table, write_json
@@ -116,22 +117,299 @@ def cmd_run(args: argparse.Namespace) -> int:
         cls = registry.get(spec.name)
         cls.resolve_params(spec.params)
     nodes = _node_counts(args.nodes) if args.nodes else list(DEFAULT_NODES)
-    keys = _count(args.keys, "--keys")
-    traces = [open_trace(t, keys, args.seed) for t in (args.trace or DEFAULT_TRACES)]
+    keys = _count(args.keys, "--keys") if args.keys else None
+    traces = _open_traces(args.trace or DEFAULT_TRACES, keys, args)
+    files = [t for t in traces if getattr(t, "stats", False) is not False]
+    if keys:
+        size = f"{keys:,} requests a trace"
+    elif not files:
+        size = f"{DEFAULT_KEYS:,} requests a trace"
+    else:
+        size = ", ".join(([f"{DEFAULT_KEYS:,} requests a synthetic trace"]
+                          if len(files) < len(traces) else []) + ["trace files read whole"])
     _say(args, f"routebench run: {len(specs)} strategies x {len(nodes)} node counts x "
-               f"{len(traces)} traces, {keys:,} requests a trace, seed {args.seed}")
+               f"{len(traces)} traces, {size}, seed {args.seed}")
     t0 = time.perf_counter()
     results = run_static(specs, nodes, traces, seed=args.seed,
                          progress=_progress(args.quiet))
     elapsed = time.perf_counter() - t0
+    for t in files:
+        _say(args, f"{t.label}: {t.stats.summary()}; routed on {t.route_on}")
     defaults = {s.name: registry.get(s.name).resolve_params({}) for s in specs}
     print(run_table(results, args.format, defaults))
     if args.json:
-        config = {"seed": args.seed, "nodes": nodes, "requests": keys,
+        synthetic = len(traces) > len(files)
+        config = {"seed": args.seed, "nodes": nodes,
+                  "requests": keys or (DEFAULT_KEYS if synthetic else None),
                   "strategies": [s.label for s in specs],
                   "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
         path = write_json(args.json, make_report("run", results, config))
         _say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
+    return 0
+
+
+def _read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The trace-file options given on the command line (ReadOptions fields)."""
+    out: dict[str, Any] = {}
+    for opt, key in (("trace_format", "format"), ("log_format", "log_format"),
+                     ("columns", "columns"), ("route_on", "route_on"), ("session", "session"),
+                     ("session_gap", "session_gap")):
+        v = getattr(args, opt, None)
+        if v is not None:
+            out[key] = v
+    if getattr(args, "strict", False):
+        out["strict"] = True
+    return out
+
+
+def _open_traces(specs: Sequence[str], requests: int | None,
+                 args: argparse.Namespace) -> list[Any]:
+    """Synthetic specs and trace files alike; file options apply to the files."""
+    from .datasets import is_file_spec, open_trace
+
+    read = _read_kwargs(args)
+    if sum(1 for s in specs if s == "-") > 1:
+        raise RoutebenchError("--trace -: standard input can be given only once")
+    traces = []
+    for spec in specs:
+        if is_file_spec(spec):
+            traces.append(open_trace(spec, requests, args.seed, **read))
+            continue
+        trace = open_trace(spec, requests, args.seed)
+        route = read.get("route_on")
+        if route is not None:
+            if route not in trace.columns:
+                raise RoutebenchError(
+                    f"--route-on {route!r}: synthetic trace {trace.name!r} has columns "
+                    f"{choices(trace.columns)}"
+                )
+            trace.route_on = route
+        traces.append(trace)
+    return traces
+
+
+def _add_read_options(p: argparse.ArgumentParser, route: bool = True,
+                      sessions: bool = True) -> None:
+    """Options for reading trace files (run, simulate, trace inspect, trace convert)."""
+    from .datasets.readers import BUILTIN_LOG_FORMATS, FORMATS
+
+    g = p.add_argument_group("trace files")
+    g.add_argument("--trace-format", metavar="FMT",
+                   help=f"the file's format: {choices(FORMATS)} (default: detected from the "
+                        "name and content)")
+    g.add_argument("--log-format", metavar="FMT",
+                   help=f"access logs: {choices(BUILTIN_LOG_FORMATS)} or an nginx log_format "
+                        "string such as '$remote_addr [$time_local] \"$request\" $status' "
+                        "(Apache %%h %%t \"%%r\" ... works too; default: detected)")
+    g.add_argument("--columns", metavar="MAP",
+                   help="CSV/TSV/JSON: which column is which, by number from 0 or by header/"
+                        "field name, e.g. ts=0,client=4,key=1 or ts=time,key=url")
+    if route:
+        g.add_argument("--route-on", metavar="COL",
+                       help="what requests route on: client (IP), client24 (/24, /64 for "
+                            "IPv6), session, path, url, key, user (IP + user agent), or any "
+                            "column of the trace (default: client for access logs, else key)")
+    if not sessions:
+        g.add_argument("--strict", action="store_true",
+                       help="stop at the first rejected line (default: count and report them)")
+        return
+    g.add_argument("--session", metavar="HOW",
+                   help="sessions: ua (client IP + user agent, rebuilt with --session-gap; the "
+                        "default), client (IP alone), cookie:NAME, field:NAME")
+    g.add_argument("--session-gap", metavar="T",
+                   help="idle time that ends a rebuilt session (default: 30m; 90s, 1h work)")
+    g.add_argument("--strict", action="store_true",
+                   help="stop at the first rejected line (default: count and report them)")
+
+
+def _updater(bar: Any) -> Any:
+    return bar.update if bar is not None else None
+
+
+def _trace_progress(desc: str) -> Any:
+    """A tqdm bar of requests read and their rate, on a terminal only."""
+    from tqdm import tqdm
+
+    return tqdm(total=None, desc=desc, unit=" req", unit_scale=True, leave=False,
+                file=sys.stderr, disable=None, dynamic_ncols=True)
+
+
+# -- trace -----------------------------------------------------------------
+def cmd_trace_inspect(args: argparse.Namespace) -> int:
+    from .datasets import open_trace
+    from .datasets.summary import summarize_trace
+    from .reports import make_report, write_json
+
+    requests = _count(args.requests, "--requests") if args.requests else None
+    trace = open_trace(args.file, requests, args.seed, **_read_kwargs(args))
+    if "session" in getattr(trace, "available", ()):
+        trace.with_columns("session")
+    bar = None if args.quiet else _trace_progress(f"inspect {trace.label}")
+    try:
+        summary = summarize_trace(trace, top=args.top, progress=_updater(bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    print(_inspect_text(summary, args.top))
+    if args.json:
+        path = write_json(args.json, make_report("trace-inspect", [summary],
+                                                 {"file": args.file, "top": args.top}))
+        _say(args, f"wrote {path}")
+    return 0
+
+
+def _fmt_span(seconds: float) -> str:
+    s = int(round(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def _inspect_text(s: dict[str, Any], top: int) -> str:
+    from datetime import UTC, datetime
+
+    from .reports import format_table
+
+    def when(t: float) -> str:
+        try:
+            return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except (OverflowError, OSError, ValueError):
+            return f"{t:g}"
+
+    d = s.get("describe", {})
+    lines = [f"trace:      {s['trace']}"]
+    if d.get("name") == "file":
+        lines.append(f"format:     {d.get('format')}, compression {d.get('compression')}")
+    else:
+        lines.append(f"synthetic:  {d.get('name')} {d.get('params')}, seed {d.get('seed')}")
+    r = s.get("read")
+    if r:
+        hdr = f", {r['header_lines']} header line" if r["header_lines"] else ""
+        lines.append(f"lines:      {r['lines_read']:,} read, {r['used']:,} used, "
+                     f"{r['rejected']:,} rejected{hdr}")
+    lines.append(f"requests:   {s['requests']:,}")
+    t = s.get("time")
+    if t:
+        rate = f"{t['rate_per_s']:,.2f} requests/s" if t.get("rate_per_s") else "-"
+        lines.append(f"time:       {when(t['first'])} .. {when(t['last'])} "
+                     f"(span {_fmt_span(t['span_s'])}, {rate})")
+    else:
+        lines.append("time:       no timestamps in this trace")
+    dist = ", ".join(f"{c} {v['count']:,}" + ("" if v["exact"] else " (estimate)")
+                     for c, v in s["distinct"].items())
+    lines.append(f"distinct:   {dist}")
+    lines.append(f"route on:   {s['route_on']}   (columns: {', '.join(s['columns'])})")
+    sk = s.get("skew")
+    if sk:
+        lines.append("skew:       top key {:.2%} of requests, top 10 {:.2%}, top 100 {:.2%}, "
+                     "top 1000 {:.2%}".format(sk["top1_share"], sk["top10_share"],
+                                             sk["top100_share"], sk["top1000_share"]))
+    out = "\n".join(lines)
+    tops = s["top"]
+    for col, title in ((s["route_on"], f"top {top} {s['route_on']} keys"),
+                       ("client", f"largest client-IP groups (top {top} by requests)"),
+                       ("client24", f"largest /24 clusters (top {top} by requests)")):
+        rows = tops.get(col)
+        if not rows or (col == "client" and s["route_on"] == "client" and title.startswith(
+                "largest")):
+            continue
+        approx = " (approximate counts)" if tops.get(col + "_approximate") else ""
+        headers = [col, "requests", "share"]
+        extra = "distinct_clients" if col == "client24" else (
+            "distinct_users" if col == "client" and rows and
+            "distinct_users" in rows[0] else None)
+        if extra:
+            headers.append({"distinct_clients": "client IPs",
+                            "distinct_users": "users"}[extra])
+        table = [[x["key"], f"{x['requests']:,}", f"{x['share']:.2%}"]
+                 + ([f"{x[extra]:,}"] if extra else []) for x in rows]
+        out += f"\n\n{title}{approx}:\n" + format_table(headers, table, "simple")
+    nat = s.get("nat_hints")
+    if nat:
+        table = [[x["client"], f"{x['requests']:,}", f"{x['distinct_users']:,}"]
+                 for x in nat]
+        out += ("\n\nNAT hints: client IPs with the most distinct users (IP + user agent in "
+                "access logs; several users behind one address?):\n"
+                + format_table(["client", "requests", "users"], table, "simple"))
+    if r and r["rejected"]:
+        reasons = [[str(c), why] for why, c in r["rejected_by_reason"].items()]
+        out += "\n\nrejected lines by reason:\n" + format_table(["lines", "reason"], reasons,
+                                                                   "simple")
+        ex = r["rejected_examples"]
+        if ex:
+            out += "\nfirst rejected lines:\n" + "\n".join(
+                f"  line {e['line']}: {e['reason']}: {e['text']!r}" for e in ex)
+    return out
+
+
+def cmd_trace_generate(args: argparse.Namespace) -> int:
+    from .datasets import SYNTHETIC, open_trace
+    from .datasets.writers import format_for_path, write_trace
+    from .harness.registry import parse_spec
+
+    name, _ = parse_spec(args.name)
+    if name not in SYNTHETIC:
+        raise RoutebenchError(f"unknown trace {name!r}; available: {choices(SYNTHETIC)}")
+    requests = _count(args.requests, "--requests")
+    trace = open_trace(args.name, requests, args.seed)
+    fmt = args.to or format_for_path(args.output) or (
+        "access-log" if name == "access-log" else "csv")
+    bar = None if args.quiet else _trace_progress(f"generate {trace.label}")
+    try:
+        info = write_trace(trace, args.output, fmt, progress=_updater(bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    _say(args, f"wrote {args.output}: {info['requests']:,} requests of {trace.label} "
+               f"(seed {args.seed}) as {info['format']}")
+    return 0
+
+
+def cmd_trace_convert(args: argparse.Namespace) -> int:
+    from .datasets import open_trace
+    from .datasets.writers import format_for_path, write_trace
+
+    requests = _count(args.requests, "--requests") if args.requests else None
+    trace = open_trace(args.file, requests, 0, **_read_kwargs(args))
+    fmt = args.to or format_for_path(args.output)
+    if fmt is None:
+        raise RoutebenchError(
+            f"-o {args.output!r}: cannot tell the output format from the name; give --to "
+            "access-log, csv, tsv or jsonl"
+        )
+    cols = [c.strip() for c in args.keep.split(",") if c.strip()] if args.keep else None
+    if hasattr(trace, "with_columns"):
+        if cols is None:
+            cols = list(trace.format.raw)
+        trace.with_columns(*cols)
+    bar = None if args.quiet else _trace_progress(f"convert {trace.label}")
+    try:
+        info = write_trace(trace, args.output, fmt, columns=cols,
+                           progress=_updater(bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    stats = getattr(trace, "stats", None)
+    _say(args, f"wrote {args.output}: {info['requests']:,} requests as {info['format']}"
+               + (f" ({stats.summary()})" if stats else ""))
+    return 0
+
+
+def cmd_trace_formats(args: argparse.Namespace) -> int:
+    from .datasets.readers import BUILTIN_LOG_FORMATS, FORMATS
+    from .datasets.writers import WRITE_FORMATS
+    from .reports import format_table
+
+    print("trace file formats (read; --trace-format, detected by default):")
+    print(format_table(["name", "description"], [[f.name, f.summary] for f in FORMATS.values()],
+                       "simple"))
+    print("\naccess-log formats (--log-format NAME, or an nginx log_format string):")
+    print(format_table(["name", "format"], [[k, v] for k, v in BUILTIN_LOG_FORMATS.items()],
+                       "simple"))
+    print(f"\nwritten by trace generate / convert (--to): {choices(WRITE_FORMATS)}")
+    print("compression (read by magic bytes, written by extension): gzip .gz, bz2 .bz2, "
+          "xz .xz, zstd .zst; '-' is standard input")
     return 0
 
 
@@ -196,12 +474,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("synthetic traces (--trace NAME[:param=value,...]):")
         print(format_table(["name", "parameters (defaults)", "description"], rows, args.format))
         print()
+        from .datasets.readers import FORMATS as TRACE_FORMATS
         from .harness.scenarios import PRESETS
 
         rows = [[p.name, p.summary, ", ".join(p.balancers)] for p in PRESETS.values()]
         print("scenario presets (routebench simulate --scenario NAME):")
         print(format_table(["name", "description", "balancers compared"], rows, args.format))
         print()
+        print(f"trace files (--trace FILE): {choices(TRACE_FORMATS)}; gzip, bz2, xz, zstd "
+              "(see routebench trace formats)")
         print(f"hash functions (hash=): {choices(HASH_NAMES)}")
         print(f"output formats (--format): {choices(FORMATS)}")
     if registry.broken:
@@ -358,12 +639,42 @@ def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str
                 raise RoutebenchError(f"--arrivals {text!r}: expected poisson or file:PATH "
                                       "(arrival times in seconds, one a line)")
             f["arrivals"] = load_times(text[5:])
-            if args.load is None and args.session_rate is None:
-                f["load"] = None
-                f.pop("session_rate", None)
-            if args.requests is None and args.duration is None:
-                f["requests"] = None
+    if getattr(args, "trace", None):
+        if args.arrivals is not None:
+            raise RoutebenchError("--trace and --arrivals both give arrival times; use one")
+        f["arrivals"] = _trace_arrivals(args)
+    from_file = args.arrivals is not None and args.arrivals.strip() != "poisson"
+    if from_file or getattr(args, "trace", None):
+        if args.load is None and args.session_rate is None:
+            f["load"] = None
+            f.pop("session_rate", None)
+        if args.requests is None and args.duration is None:
+            f["requests"] = None
     return f, list(args.balancer or preset.balancers)
+
+
+def _trace_arrivals(args: argparse.Namespace) -> Any:
+    """A trace's request times (seconds), sorted: the session arrivals of ``--trace``.
+
+    Access logs are written in completion order, so their times go back and forth
+    a little; the simulator wants them in order. 8 bytes a request are held.
+    """
+    import numpy as np
+
+    from .datasets import open_trace
+
+    trace = open_trace(args.trace, None, args.seed, **_read_kwargs(args))
+    parts = []
+    for chunk in trace.chunks():
+        if chunk.ts is None:
+            raise RoutebenchError(f"--trace {args.trace!r}: no request times in this trace; "
+                                  "arrivals need a time column")
+        parts.append(chunk.ts)
+    stats = getattr(trace, "stats", None)
+    if stats is not None:
+        _say(args, f"{trace.label}: {stats.summary()}; its request times are the arrivals")
+    times = np.sort(np.concatenate(parts), kind="stable")
+    return times - times[0]
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -470,6 +781,8 @@ examples:
   echo user:42 | routebench lookup --strategy maglev --nodes a,b,c
   routebench simulate --scenario sticky-vs-p2c    live traffic through balancers
   routebench claims                               measure the seed claims -> reports/claims.md
+  routebench trace inspect access.log.gz          what is in a recorded trace
+  routebench run --trace access.log --route-on client24
 """
 
 
@@ -500,11 +813,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a strategy and its parameters, e.g. ring:vnodes=200,hash=mmh3; "
                         "repeat for more (default: every keyed strategy; see routebench list)")
     r.add_argument("--nodes", metavar="N,...", help="node counts (default: 10,100)")
-    r.add_argument("--trace", action="append", metavar="NAME[:param=value,...]",
-                   help="a synthetic trace, e.g. zipf:s=1.2 or nat:groups=50,users=2000; "
+    r.add_argument("--trace", action="append", metavar="NAME[:param=value,...]|FILE",
+                   help="a synthetic trace, e.g. zipf:s=1.2 or nat:groups=50,users=2000, or a "
+                        "trace file (access log, CSV, JSON lines, cache trace; '-' for stdin); "
                         "repeat for more (default: uniform, zipf, nat)")
-    r.add_argument("--keys", default=str(DEFAULT_KEYS), metavar="K",
-                   help="requests a trace (default: 200k; 1M and 1e6 work)")
+    r.add_argument("--keys", default=None, metavar="K",
+                   help="requests a synthetic trace (default: 200k; 1M and 1e6 work); for a "
+                        "trace file, read at most K requests (default: all)")
     r.add_argument("--seed", type=int, default=0, help="random seed for traces and leaves "
                    "(default: 0); the same seed gives the same quality metrics")
     r.add_argument("--format", default="github", choices=_formats(), metavar="FMT",
@@ -514,7 +829,78 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-json", dest="json", action="store_const", const=None,
                    help="do not write a JSON report")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    _add_read_options(r)
     r.set_defaults(func=cmd_run)
+
+    tr = sub.add_parser(
+        "trace", help="inspect, generate and convert trace files",
+        description="Recorded traces: inspect a file, write synthetic traces to files, convert "
+                    "between formats. Files may be gzip, bz2, xz or zstd compressed; '-' reads "
+                    "standard input.",
+        epilog="examples:\n"
+               "  routebench trace inspect access.log.gz\n"
+               "  routebench trace generate access-log --requests 1M -o access.log\n"
+               "  routebench trace convert access.log -o requests.csv\n"
+               "  routebench run --trace access.log --route-on client24",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tsub = tr.add_subparsers(dest="trace_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    tsub.required = True
+    ti = tsub.add_parser(
+        "inspect", help="what is in a trace: requests, distinct keys and clients, time span, "
+                        "skew, NAT hints, parse errors",
+        description="Read a trace once (streamed, any length) and show the format detected, "
+                    "lines read/used/rejected, requests, distinct keys and clients, the time "
+                    "span and request rate, the top keys and their share of requests (skew), "
+                    "the largest client-IP groups and /24 clusters and IPs with many users "
+                    "(NAT hints), and the first rejected lines with their line numbers.")
+    ti.add_argument("file", metavar="FILE", help="a trace file ('-': stdin) or a synthetic "
+                                                 "NAME[:param=value,...]")
+    ti.add_argument("--top", type=int, default=10, metavar="K", help="rows in each top list "
+                                                                    "(default: 10)")
+    ti.add_argument("--requests", metavar="N", help="read at most N requests (default: all; "
+                                                    "synthetic: 200k)")
+    ti.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace (default: 0)")
+    ti.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
+    ti.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_read_options(ti)
+    ti.set_defaults(func=cmd_trace_inspect)
+
+    tg = tsub.add_parser(
+        "generate", help="write a synthetic trace to a file",
+        description="Write a synthetic trace (uniform, zipf, nat, access-log) to a file: the "
+                    "access-log trace as an NCSA combined log, the others as CSV with a header "
+                    "(or JSON lines / TSV by --to or the file name). The same name, parameters, "
+                    "requests and seed give the same file. A .gz/.bz2/.xz/.zst name compresses.")
+    tg.add_argument("name", metavar="NAME[:param=value,...]",
+                    help="a synthetic trace, e.g. access-log or zipf:s=1.2 (see routebench list)")
+    tg.add_argument("--requests", "-n", default="1M", metavar="N",
+                    help="requests to write (default: 1M)")
+    tg.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    tg.add_argument("-o", "--output", required=True, metavar="FILE", help="the file ('-': stdout)")
+    tg.add_argument("--to", metavar="FMT", choices=("access-log", "csv", "tsv", "jsonl"),
+                    help="output format: access-log, csv, tsv, jsonl (default: by the file "
+                         "name; access-log for the access-log trace, else csv)")
+    tg.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    tg.set_defaults(func=cmd_trace_generate)
+
+    tc = tsub.add_parser(
+        "convert", help="convert a trace file to another format",
+        description="Read a trace (any readable format) and write it as an access log, CSV, "
+                    "TSV or JSON lines. Rejected lines are counted and reported, not written.")
+    tc.add_argument("file", metavar="FILE", help="the trace to read ('-': stdin)")
+    tc.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
+    tc.add_argument("--to", metavar="FMT", choices=("access-log", "csv", "tsv", "jsonl"),
+                    help="output format (default: by the output name)")
+    tc.add_argument("--keep", metavar="COLS", help="the columns to write, e.g. client,path "
+                                                   "(default: every raw column)")
+    tc.add_argument("--requests", metavar="N", help="convert at most N requests")
+    tc.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    _add_read_options(tc, route=False)
+    tc.set_defaults(func=cmd_trace_convert)
+
+    tf = tsub.add_parser("formats", help="the file formats read and written",
+                         description="List the trace file formats routebench reads and writes.")
+    tf.set_defaults(func=cmd_trace_formats)
 
     ls = sub.add_parser("list", help="show strategies, their parameters, traces and hashes",
                         description="Show every registered strategy (built-in and plugin) with "
@@ -597,6 +983,9 @@ def _add_simulate(sub: Any) -> None:
     g.add_argument("--load", metavar="RHO", help="target utilisation of all workers, sets the "
                    "session rate (default 0.7)")
     g.add_argument("--session-rate", metavar="R", help="sessions a second (instead of --load)")
+    g.add_argument("--trace", metavar="FILE",
+                   help="session arrivals at the request times of a recorded trace (an access "
+                        "log, CSV or JSON lines with a time column; '-' for stdin), sorted")
     g.add_argument("--arrivals", metavar="poisson|file:PATH",
                    help="session arrival times, seconds, one a line (default poisson)")
     g.add_argument("--session-length", metavar="DIST",
@@ -639,6 +1028,7 @@ def _add_simulate(sub: Any) -> None:
     o.add_argument("--no-json", dest="json", action="store_const", const=None,
                    help="do not write a JSON report")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
+    _add_read_options(s, route=False, sessions=False)
     s.set_defaults(func=cmd_simulate)
 
 
@@ -678,11 +1068,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except RoutebenchError as exc:
-        print(f"routebench {args.command}: error: {exc}", file=sys.stderr)
+        sub_cmd = getattr(args, "trace_command", None)
+        where = f"{args.command} {sub_cmd}" if sub_cmd else args.command
+        print(f"routebench {where}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"routebench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `routebench trace inspect ... | head`: the reader left
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
