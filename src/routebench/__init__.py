@@ -17,7 +17,7 @@ from typing import Any
 from ._errors import RoutebenchError
 from .harness.registry import registry
 from .hashing import HASH_NAMES
-from .strategies import KeyedStrategy, Param, Strategy
+from .strategies import Balancer, KeyedStrategy, Param, Strategy
 
 try:
     __version__ = version("routebench")
@@ -30,6 +30,7 @@ __all__ = [
     "strategies",
     "Strategy",
     "KeyedStrategy",
+    "Balancer",
     "Param",
     "RoutebenchError",
     "HASH_NAMES",

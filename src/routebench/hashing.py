@@ -74,8 +74,8 @@ class Hasher:
 
 
 def _mmh3_low64(data: bytes, _h=mmh3.hash64) -> int:
-    # by keyword: mmh3 5.x ignores a positional `signed` and returns signed halves
-    return _h(data, seed=0, x64arch=True, signed=False)[0]
+    # keyword: mmh3 5.3 ignores ``signed`` passed positionally
+    return _h(data, signed=False)[0]
 
 
 def _md5_low64(data: bytes) -> int:
@@ -85,6 +85,12 @@ def _md5_low64(data: bytes) -> int:
 def _ketama_hashi(data: bytes) -> int:
     # libketama's ketama_hashi: the first four bytes of the MD5, little-endian.
     return int.from_bytes(_md5(data).digest()[:4], "little")
+
+
+try:  # the same function in C, when the optional extension was built
+    from ._cketama import hashi as _ketama_hashi
+except ImportError:  # pragma: no cover - no compiler at install time
+    pass
 
 
 _HASHERS = {

@@ -14,7 +14,8 @@ from .._errors import RoutebenchError, choices
 from .._params import Param
 from ._trace import Chunk, InternedColumn, RawColumn, Trace, Vocabulary
 
-__all__ = ["UniformTrace", "ZipfTrace", "NatTrace", "SYNTHETIC", "parse_sizes"]
+__all__ = ["UniformTrace", "ZipfTrace", "NatTrace", "AccessLogTrace", "SYNTHETIC",
+           "USER_AGENTS", "parse_sizes"]
 
 
 class UniformTrace(Trace):
@@ -116,7 +117,74 @@ class NatTrace(Trace):
         })
 
 
-SYNTHETIC: dict[str, type[Trace]] = {t.name: t for t in (UniformTrace, ZipfTrace, NatTrace)}
+#: user agents of the synthetic access log, one per user (by user id)
+USER_AGENTS = (
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/120.0.0.0 Safari/537.36",
+    b"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    b"Version/17.1 Safari/605.1.15",
+    b"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    b"(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    b"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/120.0.0.0 Mobile Safari/537.36",
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    b"curl/8.4.0",
+    b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    b"python-requests/2.31.0",
+)
+#: the first request of the synthetic access log: 2024-01-01T00:00:00Z
+ACCESS_LOG_EPOCH = 1704067200.0
+
+
+class AccessLogTrace(NatTrace):
+    name = "access-log"
+    summary = ("web traffic: users (some behind shared NAT IPs) with a user agent each, "
+               "Zipf-popular URL paths, Poisson arrival times")
+    columns = ("client", "user", "path", "ua")
+    route_on = "client"
+    params = NatTrace.params + (
+        Param("paths", 20_000, "distinct URL paths", minimum=1),
+        Param("s", 1.0, "Zipf exponent of path popularity", minimum=0.0),
+        Param("rate", 1000.0, "requests per second (mean of Poisson arrivals)", minimum=1e-6),
+    )
+
+    def __init__(self, requests: int, seed: int = 0, **kw: Any) -> None:
+        super().__init__(requests, seed, **kw)
+        p, s = self.config["paths"], self.config["s"]
+        cdf = np.cumsum(np.arange(1, p + 1, dtype=np.float64) ** -s)
+        self._cdf = cdf / cdf[-1]
+        rng = np.random.default_rng([self.seed, 2**31 + 1])
+        sections = (b"static", b"api/v1", b"blog", b"products", b"images", b"docs")
+        sec = rng.integers(0, len(sections), size=p).tolist()
+        self._paths = Vocabulary(p, lambda: [b"/%s/item-%d%s" % (sections[x], i,
+                                                                 b".png" if x == 4 else b"")
+                                             for i, x in enumerate(sec)])
+        users = self.config["users"]
+        self.user_ua = rng.integers(0, len(USER_AGENTS), size=users)
+        self._uas = Vocabulary(len(USER_AGENTS), lambda: list(USER_AGENTS))
+
+    def _chunk(self, index: int, n: int, rng: np.random.Generator) -> Chunk:
+        users = rng.integers(0, self._users.size, size=n)
+        paths = np.searchsorted(self._cdf, rng.random(n), side="right")
+        np.minimum(paths, self._cdf.size - 1, out=paths)
+        # arrivals: chunk i starts at its expected time, Poisson gaps within
+        rate = self.config["rate"]
+        t0 = ACCESS_LOG_EPOCH + index * self.chunk_size / rate
+        ts = t0 + np.cumsum(rng.exponential(1.0 / rate, size=n))
+        return Chunk({
+            "client": InternedColumn(self.user_ip[users], self._ips),
+            "user": InternedColumn(users, self._users),
+            "path": InternedColumn(paths, self._paths),
+            "ua": InternedColumn(self.user_ua[users], self._uas),
+        }, ts=ts)
+
+
+SYNTHETIC: dict[str, type[Trace]] = {
+    t.name: t for t in (UniformTrace, ZipfTrace, NatTrace, AccessLogTrace)
+}
 
 
 def synthetic_trace(name: str, requests: int, seed: int = 0, **params: Any) -> Trace:

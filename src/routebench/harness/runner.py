@@ -206,18 +206,18 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                 sample_keys = chunk.columns[trace.route_on].keys(SCALAR_SAMPLES)
                 for h in keys.hashers:
                     sample_digests[h.name] = digests(trace.route_on, h)
-            if bar:
+            if bar is not None:
                 bar.update(len(chunk))
-        if bar:
+        if bar is not None:
             bar.close()
         bar = progress(f"{trace.label}: timing", len(scenarios)) if progress else None
         for sc in scenarios:
             results.append(
                 sc.result(keys, sample_keys, sample_digests[sc.hasher.name], overhead)
             )
-            if bar:
+            if bar is not None:
                 bar.update(1)
-        if bar:
+        if bar is not None:
             bar.close()
     return results
 

@@ -2,6 +2,7 @@
 
 from .compare import Comparison, Gate, attach_timing, compare, load_gates, parse_gate
 from .json_report import SCHEMA, environment, make_report, read_json, write_json
+from .sim_table import sim_table
 from .table import FORMATS, format_table, run_table
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "parse_gate",
     "read_json",
     "run_table",
+    "sim_table",
     "write_json",
 ]

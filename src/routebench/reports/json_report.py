@@ -81,7 +81,16 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "ketama_c_extension": _has_c_extension(),
     }
+
+
+def _has_c_extension() -> bool:
+    try:
+        from .. import _cketama  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _clean(x: Any) -> Any:

@@ -6,9 +6,19 @@ name, and loads third-party ones from the ``routebench.strategies``
 entry-point group the same way.
 """
 
-from ._base import HASH_PARAM, KeyedStrategy, Param, Strategy
+from ._base import HASH_PARAM, Balancer, KeyedStrategy, LoadView, Param, Policy, Request, Strategy
 
-__all__ = ["Strategy", "KeyedStrategy", "Param", "HASH_PARAM", "BUILTIN_MODULES"]
+__all__ = [
+    "Strategy",
+    "KeyedStrategy",
+    "Balancer",
+    "Policy",
+    "Request",
+    "LoadView",
+    "Param",
+    "HASH_PARAM",
+    "BUILTIN_MODULES",
+]
 
 #: modules holding the built-in strategies, in the order ``routebench list`` shows them
 BUILTIN_MODULES = (
@@ -18,4 +28,5 @@ BUILTIN_MODULES = (
     "routebench.strategies.jump",
     "routebench.strategies.maglev",
     "routebench.strategies.multiprobe",
+    "routebench.strategies.balancers",
 )

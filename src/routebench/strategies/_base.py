@@ -11,6 +11,7 @@ import numpy as np
 from .._errors import RoutebenchError, choices
 from .._params import Param, resolve_params
 from ..hashing import HASH_NAMES, Hasher, as_bytes, get_hasher
+from ._live import LoadView, Policy, Request
 
 __all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names"]
 
@@ -193,3 +194,57 @@ class KeyedStrategy(Strategy):
                 f"node {node!r}: {self.name!r} does not support weights (got {weight:g}); "
                 "use ring, ketama, rendezvous or maglev for weighted nodes"
             )
+
+
+# -- balancers (live traffic) ------------------------------------------------
+
+__all__ += ["Balancer", "Policy", "Request", "LoadView"]
+
+
+class Balancer(Strategy):
+    """Picks a backend for each request given the live load the simulator shows.
+
+    Built-ins return a ``Policy`` the simulator's compiled loop runs. A
+    third-party balancer registers the same way (entry-point group
+    ``routebench.strategies``) and either returns a built-in ``Policy`` or
+    implements ``pick`` in Python, which the simulator calls once per routing
+    decision (a few microseconds each: slower than the compiled built-ins).
+    Set ``sticky = True`` to have the simulator's cookie pin each session to the
+    backend ``pick`` chose for its first request.
+    """
+
+    kind = "balancer"
+    #: pin sessions with a cookie (``pick`` is then asked only for new or orphaned sessions)
+    sticky: ClassVar[bool] = False
+    #: request attribute whose digest ``Request.digest`` carries: ip, session, user, key or None
+    routes_on: ClassVar[str | None] = None
+
+    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float] | None = None,
+                 **params: Any) -> None:
+        self.config: dict[str, Any] = self.resolve_params(params)
+        self._names: list[str] = node_names(nodes)[0] if nodes is not None else []
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The backend names this balancer was created for (the simulator sets them)."""
+        return tuple(self._names)
+
+    def policy(self) -> Policy:
+        """How the simulator routes for this balancer; default: call ``pick``."""
+        return Policy("python", sticky=self.sticky, on=self.routes_on)
+
+    def reset(self, backends: tuple[str, ...], rng: np.random.Generator) -> None:
+        """Called once before a simulation with the backend names and a seeded generator."""
+        self._names = list(backends)
+        self.rng = rng
+
+    def pick(self, request: Request, load: LoadView) -> int:
+        """The backend id (index into ``load.names``) for ``request``; -1 if none fits.
+
+        Only ``python``-policy balancers need it. Pick among ``load.eligible``.
+        """
+        raise NotImplementedError(f"balancer {self.name!r} has no pick()")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"<balancer {self.name}{': ' + shown if shown else ''}>"

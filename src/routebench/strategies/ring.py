@@ -14,11 +14,16 @@ import numpy as np
 from ..hashing import (
     KETAMA,
     Hasher,
-    _md5,  # the fast builtin MD5 ketama's scalar path needs
+    _md5,  # the fast builtin MD5, for the continuum points
     as_bytes,
 )
 from ._base import HASH_PARAM, KeyedStrategy, Param
 from ._kernels import successor_many
+
+try:  # the optional C scalar path (built when a compiler is present at install)
+    from .._cketama import Continuum as _CContinuum
+except ImportError:  # pragma: no cover - exercised on machines without a compiler
+    _CContinuum = None
 
 __all__ = ["RingStrategy", "KetamaStrategy"]
 
@@ -101,36 +106,15 @@ class KetamaStrategy(_Continuum):
 
     def _set_points(self, points: np.ndarray, owners: np.ndarray) -> None:
         super()._set_points(points, owners)
-        # Scalar fast path. A bisect over 16k Python ints costs ~450 ns in cache
-        # misses, so index the 32-bit circle by its top 16 bits: a bucket with
-        # no point in it maps every hash in it to the same owner (most do); a
-        # bucket with points is bisected over its own few points only.
-        edges = np.arange(65537, dtype=np.uint64) << np.uint64(16)
-        start = np.searchsorted(self._points, edges, side="left")
-        after = start[1:] % max(self._npoints, 1)  # first point past the bucket, wrapping
-        empty = start[1:] == start[:-1]
-        names = self._owner_names
-        self._bucket_owner = [
-            names[a] if e else None for a, e in zip(after.tolist(), empty.tolist())
-        ]
-        self._bucket_start = start.tolist()
-        # points as 4 big-endian bytes: they sort like the integers and compare
-        # against a reversed digest slice with no int conversion
-        self._point_bytes = [p.to_bytes(4, "big") for p in self._point_list]
-
-    def lookup(self, key: str | bytes) -> str:
-        if type(key) is str:
-            key = key.encode()
-        elif type(key) is not bytes:
-            key = as_bytes(key)
-        d = _md5(key).digest()
-        b = d[3] << 8 | d[2]  # top 16 bits of libketama's little-endian hash
-        owner = self._bucket_owner[b]
-        if owner is not None:
-            return owner
-        i = bisect_left(self._point_bytes, d[3::-1], self._bucket_start[b],
-                        self._bucket_start[b + 1])
-        return self._owner_names[i if i < self._npoints else 0]
+        self._c = None
+        if _CContinuum is not None:
+            # The C continuum does MD5 and the search in one call, with the same
+            # results as the Python path. Bound as the instance's ``lookup`` so a
+            # call costs no Python frame at all: the scalar path is what a
+            # memcached client runs for every request.
+            self._c = _CContinuum(self._points.astype(np.uint32).tobytes(), self._owner_names,
+                                  as_bytes)
+            self.lookup = self._c.lookup  # type: ignore[method-assign]
 
 
 STRATEGIES = (RingStrategy, KetamaStrategy)

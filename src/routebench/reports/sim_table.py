@@ -1,0 +1,86 @@
+"""``routebench simulate`` results as a table: one row a balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .table import flatten, format_table, strategy_label
+
+__all__ = ["sim_table", "SIM_COLUMNS"]
+
+
+def _f(v: Any, fmt: str = ".2f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _pair(a: str, b: str, fmt: str = ".2f") -> Callable[[dict[str, Any]], str]:
+    return lambda m: f"{_f(m.get(a), fmt)} / {_f(m.get(b), fmt)}"
+
+
+def _ms(m: dict[str, Any]) -> str:
+    vals = [m.get(k) for k in ("latency_p50", "latency_p99", "latency_p999")]
+    return " / ".join("-" if v is None else _short(v * 1e3) for v in vals)
+
+
+def _short(v: float) -> str:
+    return f"{v:#.3g}" if v < 1000 else f"{v:,.0f}"
+
+
+def _lost(m: dict[str, Any]) -> str:
+    if m.get("sessions_lost_pct") is None:
+        return "-"
+    parts = [m.get(f"lost_{c}_pct") or 0.0 for c in ("crash", "reroute", "ip_change", "ttl")]
+    return f"{m['sessions_lost_pct']:.1f} ({'/'.join(f'{p:.1f}' for p in parts)})"
+
+
+#: (header, function of the metrics dict) for every run
+SIM_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("outstanding max/mean avg / worst", _pair("outstanding_imbalance_avg",
+                                               "outstanding_imbalance_worst")),
+    ("served max/mean avg / worst", _pair("served_imbalance_avg", "served_imbalance_worst")),
+    ("p50 / p99 / p99.9 ms", _ms),
+    ("failed", lambda m: f"{m['failed']:,}"),
+    ("sessions lost % (crash/reroute/ip/ttl)", _lost),
+    ("util", lambda m: _f(m.get("utilization"))),
+]
+_CRASH = ("crash: lost of pinned", lambda m: "-" if not m.get("crash_pinned") else
+          f"{m['crash_lost']:,}/{m['crash_pinned']:,} ({m['crash_lost_pct']:.0f}%)")
+_IPCH = ("IP-change survival", lambda m: "-" if m.get("ip_change_survival") is None else
+         f"{100 * m['ip_change_survival']:.1f}% of {m['ip_change_sessions']:,}")
+
+
+def _nat(r: dict[str, Any]) -> str:
+    groups = r.get("nat_groups") or []
+    if not groups:
+        return "-"
+    return "; ".join(
+        f"{g['size']} users: {g['backends_used']} backend(s), top x{_f(g['top_backend_load'])}"
+        for g in groups)
+
+
+def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github",
+              defaults: dict[str, dict[str, Any]] | None = None) -> str:
+    """The table of simulate result records; CSV carries every metric unformatted."""
+    if fmt == "csv":
+        flat = [flatten(r) for r in results]
+        headers: list[str] = []
+        for row in flat:
+            headers += [k for k in row if k not in headers]
+        return format_table(headers, [[row.get(h, "") for h in headers] for row in flat], fmt)
+    cols = list(SIM_COLUMNS)
+    ms = [r["metrics"] for r in results]
+    if any(m.get("crash_pinned") for m in ms):
+        cols.append(_CRASH)
+    if any(m.get("ip_change_survival") is not None for m in ms):
+        cols.append(_IPCH)
+    headers = ["balancer"] + [c[0] for c in cols]
+    rows = []
+    for r in results:
+        label = strategy_label(r, (defaults or {}).get(r["strategy"]))
+        rows.append([label] + [c[1](r["metrics"]) for c in cols])
+    if any(r.get("nat_groups") for r in results):
+        headers.append("NAT groups: backends used, top backend load")
+        for cells, r in zip(rows, results):
+            cells.append(_nat(r))
+    return format_table(headers, rows, fmt)
