@@ -1267,18 +1267,18 @@ def _gate_options(p: Any) -> None:
 
 
 def _ab_options(p: Any, keys: bool) -> None:
-    p.add_argument("--rounds", type=_positive, default=20, metavar="R",
+    p.add_argument("--rounds", type=_positive_int, default=20, metavar="R",
                    help="interleaved timing rounds (default: 20)")
-    p.add_argument("--processes", type=_positive, default=4, metavar="P",
+    p.add_argument("--processes", type=_positive_int, default=4, metavar="P",
                    help="fresh worker pairs the rounds are spread over (default: 4)")
     if keys:
         p.add_argument("--keys", default="20k", metavar="K",
                        help="digests in each batch lookup (default: 20k)")
-        p.add_argument("--reps", type=_positive, default=5, metavar="N",
+        p.add_argument("--reps", type=_positive_int, default=5, metavar="N",
                        help="measurements a round on each side, the best kept (default: 5)")
 
 
-def _positive(text: str) -> int:
+def _positive_int(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
