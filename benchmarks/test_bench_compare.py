@@ -37,7 +37,7 @@ def thousand(tmp_path_factory):
     return write_json(d / "base.json", base), write_json(d / "new.json", new)
 
 
-def test_compare_1000_results_in_process(benchmark, thousand):
+def test_compare_1000_results_in_process(benchmark, thousand, figure):
     gates = [parse_gate("peak_to_mean: +2%"), parse_gate("remap_leave: +0.005")]
 
     def run():
@@ -46,10 +46,11 @@ def test_compare_1000_results_in_process(benchmark, thousand):
 
     table = benchmark(run)
     assert "peak_to_mean" in table
-    assert benchmark.stats.stats.max < 1.0
+    figure("compare two 1,000-result reports (read, gate, table; in process)",
+           benchmark.stats.stats.median * 1e3, "ms", bar=1000)
 
 
-def test_compare_1000_results_command_line(benchmark, thousand):
+def test_compare_1000_results_command_line(benchmark, thousand, figure):
     """Wall time of the whole command, interpreter start-up included."""
     cmd = [sys.executable, "-m", "routebench.cli", "compare", str(thousand[0]),
            str(thousand[1]), "--no-config", "--gate", "peak_to_mean: +2%"]
@@ -61,6 +62,8 @@ def test_compare_1000_results_command_line(benchmark, thousand):
 
     benchmark.pedantic(run, rounds=5, iterations=1)
     benchmark.extra_info["note"] = "python -m routebench.cli compare, start-up included"
+    figure("routebench compare, two 1,000-result files (whole command)",
+           benchmark.stats.stats.median * 1e3, "ms", bar=1000)
 
 
 @pytest.mark.parametrize("name", routebench.strategies("keyed"))

@@ -267,8 +267,7 @@ class Row:
 
     @property
     def delta(self) -> float | None:
-        if self.diff is not None:
-            return self.diff.estimate
+        """new - base as shown (with interleaved rounds: of their medians)."""
         if _is_num(self.old) and _is_num(self.new):
             return float(self.new - self.old)
         return None
@@ -369,7 +368,7 @@ class Comparison:
                 ratio = (f"{r.ratio.estimate:.3f} [{r.ratio.low:.3f}, {r.ratio.high:.3f}]"
                          if r.gate is None or r.gate.relative else
                          f"{r.ratio.estimate:.3f}")
-                delta = (_fmt_delta(r.diff.estimate) if r.gate is None or r.gate.relative
+                delta = (_fmt_delta(r.delta) if r.gate is None or r.gate.relative
                          else f"{_fmt_delta(r.diff.estimate)} "
                               f"[{_fmt_delta(r.diff.low)}, {_fmt_delta(r.diff.high)}]")
             else:
@@ -388,6 +387,9 @@ class Comparison:
             f"gates: {self.checked} checked, {len(self.failures)} failed"
             + (f", {self.not_gated} timing values not gated" if self.not_gated else "")
         ]
+        if not self.gates:
+            lines.append("note: no gates set (--gate 'METRIC: +N%', or [tool.routebench.gate] "
+                         "in pyproject.toml): nothing can fail")
         lines += self.notes
         for r in self.failures:
             lines.append("FAIL " + r.describe())
