@@ -74,6 +74,10 @@ class Bench:
         for sc in msg["scenarios"]:
             nodes = [f"node-{i}" for i in range(int(sc["nodes"]))]
             s = self._create(sc["strategy"], nodes, **(sc.get("params") or {}))
+            if not (hasattr(s, "digest") and hasattr(s, "lookup_many")):
+                kind = getattr(s, "kind", type(s).__name__)
+                raise TypeError(f"strategy {sc['strategy']!r} is a {kind}: A/B timing times "
+                                "keyed strategies (digest, lookup_many, lookup)")
             digests = s.digest(keys)
             self.items.append((sc, nodes, s, digests))
             params_out.append(dict(getattr(s, "config", sc.get("params") or {})))
