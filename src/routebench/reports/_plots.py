@@ -307,12 +307,14 @@ def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -
         pts = [(yi, p[k]) for yi, (_, p) in zip(y, rows) if k in p]
         ax.scatter([v for _, v in pts], [yi for yi, _ in pts], marker=_MARKERS[j % len(_MARKERS)],
                    s=46, color="#333333", zorder=3, label=_pct_label(k))
-        for yi, v in pts:
-            ax.annotate(f"{v:.3g}", (v, yi), textcoords="offset points", xytext=(0, 7),
-                        ha="center", fontsize=7, color="#333333")
+        for yi, v in pts:  # labels above and below in turn, so close markers stay legible
+            ax.annotate(_short(v), (v, yi), textcoords="offset points",
+                        xytext=(0, 7 if j % 2 == 0 else -12), ha="center", fontsize=7,
+                        color="#333333")
     ax.set_yticks(y, [_sim_label(r).replace("\n", " / ") for r, _ in rows])
     ax.set_xscale("log")
-    _plain_log_ticks(ax.xaxis)
+    lo, hi = ax.get_xlim()
+    _plain_log_ticks(ax.xaxis, dense=hi / lo < 1e3)
     ax.set_xlabel(f"response time ({unit}), log scale")
     ax.set_ylim(-0.7, len(rows) - 0.3)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", frameon=False,
@@ -322,13 +324,25 @@ def latency_percentiles(results: Sequence[Record], path: Path, colors: Colors) -
     return _save(fig, path)
 
 
-def _plain_log_ticks(axis: Any) -> None:
-    """Log-axis tick labels as plain numbers (300, not 3 x 10^2)."""
+def _plain_log_ticks(axis: Any, dense: bool = True) -> None:
+    """Log-axis tick labels as plain numbers (300, not 3 x 10^2); 1-2-5 steps when
+    the axis spans few decades, powers of ten otherwise."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if dense else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _short(v: float) -> str:
+    """12.5, 140, 9.0k, 68k, 1.2M: a number in at most four characters or so."""
+    a = abs(v)
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if a >= div:
+            x = v / div
+            text = f"{x:.1f}".rstrip("0").rstrip(".") if abs(x) < 10 else f"{x:.0f}"
+            return text + suffix
+    return f"{v:.3g}"
 
 
 def _pct_value(key: str) -> float:
@@ -341,13 +355,27 @@ def _pct_label(key: str) -> str:
     return f"p{_pct_value(key):g}"
 
 
+def _label(r: Record) -> str:
+    """The strategy with the parameters that differ from its registered defaults."""
+    from .._errors import RoutebenchError
+    from ..harness.registry import registry
+    from .table import strategy_label
+
+    try:
+        defaults = registry.get(_name(r)).resolve_params({})
+    except RoutebenchError:  # a plugin not installed here
+        return _name(r)
+    return strategy_label(dict(r), defaults)
+
+
 def _sim_label(r: Record) -> str:
     scen = r.get("scenario") or r.get("trace")
-    return _name(r) + (f"\n{scen}" if scen else "")
+    return _label(r) + (f"\n{scen}" if scen else "")
 
 
 def backend_load(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
-    """Per balancer, each backend's time-averaged outstanding requests over the mean."""
+    """Per balancer, each backend's time-averaged outstanding requests over the mean
+    (one panel per scenario)."""
     rows = []
     for r in results:
         loads = [b.get("mean_outstanding") for b in (r.get("backends") or [])
@@ -357,22 +385,30 @@ def backend_load(results: Sequence[Record], path: Path, colors: Colors) -> Path 
             rows.append((r, vals / vals.mean()))
     if not rows:
         return None
-    rows = rows[:24]
-    fig = _figure(max(8.0, 0.55 * len(rows) + 3.0), 5.0)
-    ax = fig.subplots()
+    scenarios = list(dict.fromkeys(str(r.get("scenario") or r.get("trace") or "")
+                                   for r, _ in rows))[:4]
+    per = [[(r, v) for r, v in rows if str(r.get("scenario") or r.get("trace") or "") == sc][:12]
+           for sc in scenarios]
+    widths = [max(len(p), 2) for p in per]
+    fig = _figure(max(7.0, 0.75 * sum(widths) + 1.5), 4.8)
+    axes = np.atleast_1d(fig.subplots(1, len(per), squeeze=False,
+                                      gridspec_kw={"width_ratios": widths})[0])
     rng = np.random.default_rng(0)
-    for x, (r, rel) in enumerate(rows):
-        c = colors.color(_name(r))
-        jitter = rng.uniform(-0.25, 0.25, rel.size) if rel.size > 1 else np.zeros(1)
-        ax.scatter(x + jitter, rel, s=14 if rel.size <= 40 else 6, color=c, alpha=0.8,
-                   edgecolors="none")
-        ax.hlines([rel.max(), rel.min()], x - 0.35, x + 0.35, color=c, linewidth=1.2)
-    ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(rows)), [_sim_label(r) for r, _ in rows], rotation=35, ha="right",
-                  fontsize=8)
-    ax.set_ylabel("mean outstanding requests / mean over backends")
-    _style(ax)
-    ax.grid(False, axis="x")
+    for ax, sc, group in zip(axes, scenarios, per):
+        for x, (r, rel) in enumerate(group):
+            c = colors.color(_name(r))
+            jitter = rng.uniform(-0.25, 0.25, rel.size) if rel.size > 1 else np.zeros(1)
+            ax.scatter(x + jitter, rel, s=14 if rel.size <= 40 else 6, color=c, alpha=0.8,
+                       edgecolors="none")
+            ax.hlines([rel.max(), rel.min()], x - 0.35, x + 0.35, color=c, linewidth=1.2)
+        ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+        ax.set_xticks(range(len(group)), [_label(r) for r, _ in group], rotation=35,
+                      ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(group) - 0.4)
+        ax.set_title(sc or "simulation", fontsize=10)
+        _style(ax)
+        ax.grid(False, axis="x")
+    axes[0].set_ylabel("mean outstanding requests / mean over backends")
     fig.suptitle("Load per backend, per balancer (simulation)")
     return _save(fig, path)
 

@@ -169,9 +169,10 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
             blocks.append(_Heading(f"Trace `{trace}`", 3))
             blocks.append(_Table([], [], run_table(rows, "github", _defaults(rows)),
                                  run_table(rows, "html", _defaults(rows))))
-    if sims:
-        blocks.append(_Heading("Simulation results", 3))
-        blocks.append(_sim_table(sims))
+    for scenario in dict.fromkeys(str(r.get("scenario") or "") for r in sims):
+        rows = [r for r in sims if str(r.get("scenario") or "") == scenario]
+        blocks.append(_Heading(f"Simulation `{scenario or 'default'}`", 3))
+        blocks.append(_sim_table(rows))
     for path, rep in others:
         blocks.append(_Heading(f"`{rep.get('kind')}` report {Path(path).name}", 3))
         blocks.append(_generic_table(rep["results"]))
@@ -227,15 +228,18 @@ def _command(rep: Mapping[str, Any]) -> str:
 
 
 def _env_table(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> _Table:
-    envs: list[tuple[str, Mapping[str, Any]]] = []
+    envs: list[tuple[list[str], Mapping[str, Any]]] = []
     for path, rep in reports:
         env = rep.get("environment") or {}
-        if not any(env == e for _, e in envs):
-            envs.append((Path(path).name, env))
+        same = next((names for names, e in envs if e == env), None)
+        if same is None:
+            envs.append(([Path(path).name], env))
+        else:
+            same.append(Path(path).name)
     keys = [k for k in _ENV_KEYS if any(k in e for _, e in envs)]
     keys += sorted({k for _, e in envs for k in e} - set(keys))
     rows = [[k] + [_cell(e.get(k)) for _, e in envs] for k in keys]
-    return _Table(["", *(name for name, _ in envs)], rows)
+    return _Table(["", *(", ".join(names) for names, _ in envs)], rows)
 
 
 def _cell(v: Any) -> str:
@@ -247,7 +251,16 @@ def _cell(v: Any) -> str:
 
 
 def _sim_table(results: Sequence[Mapping[str, Any]]) -> _Table:
-    return _generic_table(results)
+    """The `routebench simulate` table when its records are the simulator's; else generic."""
+    try:
+        from .sim_table import sim_table
+
+        rows = [dict(r) for r in results]
+        defaults = _defaults(rows)
+        return _Table([], [], sim_table(rows, "github", defaults),
+                      sim_table(rows, "html", defaults))
+    except (ImportError, KeyError, TypeError, ValueError):  # another producer's records
+        return _generic_table(results)
 
 
 def _generic_table(results: Sequence[Mapping[str, Any]]) -> _Table:
