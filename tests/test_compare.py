@@ -104,10 +104,15 @@ def test_only_in_one_report_and_grouping():
     assert (cmp.only_base, cmp.only_new) == (2, 2)
 
 
-def test_unknown_gate_metric_names_the_metrics_there_are():
+def test_unknown_gate_metric_names_the_metrics_there_are(tmp_path):
     a = small_run()
     with pytest.raises(RoutebenchError, match="'peak_to_men' is in neither report; metrics"):
         compare(a, a, [parse_gate("peak_to_men: +2%")])
+    # a project's configured gates apply to the metrics a report has, and say which not
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[tool.routebench.gate]\npeak_to_mean = "+2%"\nlatency_p99 = "+5%"\n')
+    cmp = compare(a, a, load_gates(p))
+    assert cmp.passed and "latency_p99" in cmp.summary()
 
 
 def _with_rounds(report, session, values):

@@ -412,16 +412,24 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     for r in (*b_res, *n_res):
         known.update((r.get("metrics") or {}).keys())
     wanted = None if metrics is None else set(metrics)
-    for name in sorted(set(gmap) | (wanted or set())):
+    # a gate named on the command line must exist; a project's configured gates
+    # apply to whichever of their metrics these reports have (noted below)
+    asked = {g.metric for g in gmap.values() if g.source == "--gate"} | (wanted or set())
+    for name in sorted(asked):
         if name not in known:
             shown = ", ".join(sorted(known)) or "none"
             raise RoutebenchError(
                 f"metric {name!r} is in neither report; metrics there: {shown}"
             )
+    absent = sorted(m for m in gmap if m not in known)
+    gmap = {m: g for m, g in gmap.items() if m in known}
 
     pairs, only_b, only_n = _match(b_res, n_res)
     varying = _labels((*b_res, *n_res))
     cmp = Comparison([], len(pairs), len(only_b), len(only_n), gmap)
+    if absent:
+        cmp.notes.append("note: configured gates on metrics these reports do not have: "
+                         + ", ".join(absent))
     timing_unpaired = False
     for b, n in pairs:
         group = (_label(n, varying), str(n.get("trace", n.get("scenario", ""))),
