@@ -117,6 +117,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         cls = registry.get(spec.name)
         cls.resolve_params(spec.params)
     nodes = _node_counts(args.nodes) if args.nodes else list(DEFAULT_NODES)
+    base = None
+    if args.base_python and not args.baseline:
+        raise RoutebenchError("--base-python times the base against this run: give "
+                              "--baseline BASE.json too")
+    if args.baseline:  # a bad baseline or gate is reported before the run, not after
+        from .reports import read_json
+
+        base = read_json(args.baseline)
+        _gates(args)
     keys = _count(args.keys, "--keys") if args.keys else None
     traces = _open_traces(args.trace or DEFAULT_TRACES, keys, args)
     files = [t for t in traces if getattr(t, "stats", False) is not False]
@@ -143,11 +152,9 @@ def cmd_run(args: argparse.Namespace) -> int:
               "strategies": [s.label for s in specs],
               "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
     report = make_report("run", results, config)
-    base = None
-    if args.baseline:
-        from .reports import attach_timing, read_json
+    if base is not None:
+        from .reports import attach_timing
 
-        base = read_json(args.baseline)
         if args.base_python:
             from .harness.abtiming import PythonArm, interleaved_timing
 
