@@ -101,9 +101,11 @@ def test_leave_moves_only_the_leaving_nodes_keys(config, data):
 @given(keyed_configs(NEAR_CONSISTENT, min_nodes=2), node_names, st.data())
 def test_maglev_disruption_beyond_the_minimum_is_small(config, new, data):
     # Maglev trades exact minimal disruption for balance (NSDI 2016, section 3.4).
-    # With M >= 65537 and up to a dozen nodes, a join or leave moves under 1% of
-    # keys between survivors (measured: ~0.3% worst over random names; the sliver
-    # grows as M shrinks, to ~4% at M=1009).
+    # With M >= 65537 and up to a dozen nodes, a join or leave moves a sliver of
+    # keys between survivors. Measured over 3,000 random configurations (2-12
+    # nodes, any name, every hash): median 0.16-0.19%, 99th percentile 0.52%,
+    # worst 1.6% (join) and 2.0% (leave). The bound below is 3%; the sliver
+    # grows as M shrinks, to ~4% at M=1009.
     name, params, nodes = config
     assume(new not in nodes)
     before = routebench.create(name, nodes, **params)
@@ -114,8 +116,8 @@ def test_maglev_disruption_beyond_the_minimum_is_small(config, new, data):
     left.remove(gone)
     b = owners(before, D)
     j, lv = owners(joined, D), owners(left, D)
-    assert np.mean((b != j) & (j != node_id(new))) < 0.01
-    assert np.mean((b != lv) & (b != node_id(gone))) < 0.01
+    assert np.mean((b != j) & (j != node_id(new))) < 0.03
+    assert np.mean((b != lv) & (b != node_id(gone))) < 0.03
 
 
 @given(keyed_configs(NOT_CONSISTENT, min_nodes=2), node_names)
