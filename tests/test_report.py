@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 
-import numpy as np
 import pytest
 from _reportdata import small_run
 
 from routebench.cli import main
-from routebench.reports import make_report, write_json
+from routebench.reports import write_json
 
 
 def _png_size(path):
@@ -19,22 +19,13 @@ def _png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
-def _simulation():
-    """A simulate report in the shape the report reads (series + latency percentiles)."""
-    rng = np.random.default_rng(0)
-    results = []
-    for name, skew in (("round-robin", 1.0), ("p2c", 0.3), ("ip-hash-sticky", 2.5)):
-        t = np.linspace(0, 60, 61)
-        load = rng.poisson(10, size=(61, 8)) * (1 + skew * rng.random(8))
-        results.append({
-            "strategy": name, "params": {}, "scenario": "sticky-vs-p2c", "nodes": 8,
-            "metrics": {"latency_p50": 0.010 * (1 + skew), "latency_p99": 0.040 * (1 + skew),
-                        "latency_p999": 0.090 * (1 + skew), "sessions_lost": 0, "wall_s": 1.5},
-            "series": {"t": t.tolist(), "load": load.tolist()},
-            "backends": [{"name": f"b{i}", "mean_outstanding": float(v)}
-                         for i, v in enumerate(load.mean(axis=0))],
-        })
-    return make_report("simulate", results, {"seed": 0}, ["routebench", "simulate"])
+def _simulation(tmp_path):
+    """A real (small) ``routebench simulate`` report: series, per-backend load, latencies."""
+    out = tmp_path / "sim.json"
+    assert main(["simulate", "-q", "--backends", "8", "--requests", "20000",
+                 "--balancer", "round-robin", "--balancer", "p2c",
+                 "--balancer", "ip-hash-sticky", "--json", str(out)]) == 0
+    return json.loads(out.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +35,7 @@ def inputs(tmp_path_factory):
     sweep = small_run(("ring:vnodes=10", "ring:vnodes=40", "ring:vnodes=160", "jump"),
                       nodes=(20,))
     return (write_json(d / "static.json", static), write_json(d / "sweep.json", sweep),
-            write_json(d / "sim.json", _simulation()))
+            write_json(d / "sim.json", _simulation(d)))
 
 
 def test_report_writes_markdown_html_and_plots(inputs, tmp_path):
@@ -68,7 +59,7 @@ def test_report_writes_markdown_html_and_plots(inputs, tmp_path):
 
 
 def test_simulation_without_series_gets_the_per_backend_plot(tmp_path):
-    sim = _simulation()
+    sim = _simulation(tmp_path)
     for r in sim["results"]:
         del r["series"]
     src = write_json(tmp_path / "sim.json", sim)

@@ -310,3 +310,28 @@ def test_bad_scenarios_name_the_value(kwargs: dict, message: str) -> None:
 def test_keyed_strategy_is_not_a_balancer() -> None:
     with pytest.raises(RoutebenchError, match="not a balancer"):
         simulate(Scenario(requests=100), "ring")
+
+
+# -- load over time ------------------------------------------------------------------
+def _series(r) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = r.series
+    t, load = np.array(s["t"]), np.array(s["load"])
+    start = r.scenario.get("warmup", 0.0) or 0.0
+    return t, load, np.diff(np.concatenate(([start], t)))
+
+
+@pytest.mark.parametrize("window", [None, 0.01])
+def test_load_series_averages_to_each_backends_mean_load(window) -> None:
+    # 0.01 s windows over 20 s are 2,000 windows: the series merges them in pairs
+    sc = Scenario(backends=6, requests=None, duration=20.0, window=window,
+                  events=(Event("crash", "backend-2", 10.0),))
+    r = simulate(sc, "least-connections", seed=3)
+    t, load, length = _series(r)
+    assert load.shape == (t.size, 6) and 2 <= t.size <= 256
+    assert np.all(length > 0) and t[-1] == pytest.approx(20.0)
+    mean = (load * length[:, None]).sum(axis=0) / length.sum()
+    want = [b["mean_outstanding"] for b in r.backends]
+    assert mean == pytest.approx(want, rel=1e-3, abs=1e-4)
+    # the crashed backend holds nothing once the windows are past the crash
+    assert np.all(load[t > 10.5, 2] == 0) and np.all(load[t < 9.5, 2] > 0)
+    assert r.record()["series"]["backends"] == [b["name"] for b in r.backends]

@@ -89,7 +89,8 @@ BF_SPEED = 0
 BF_T = 1  # last time the integrals below were brought up to date
 BF_OUT_INT = 2  # integral of outstanding over measured time
 BF_BUSY_INT = 3  # integral of busy workers over measured time
-NB_F = 4
+BF_OUT_SNAP = 4  # BF_OUT_INT at the end of the last window (the load series)
+NB_F = 5
 
 # -- session slot int fields: si[field, slot] ----------------------------------
 S_FLAGS = 0
@@ -174,7 +175,8 @@ G_ISSUED_MEASURED = 43
 G_DONE_MEASURED = 44
 G_LAST_KEY = 45  # content key of the request being routed
 G_LAND_N = 46  # requests whose landing load was measured
-NG_I = 47
+G_SER_N = 47  # rows of the load series in use
+NG_I = 48
 
 # -- global floats gf[...] --------------------------------------------------------
 GF_NOW = 0
@@ -398,7 +400,7 @@ def quantiles(hist: np.ndarray, qs, lo: float, hi: float) -> list[float | None]:
 
 
 @njit(cache=True)
-def _integrate(gi, gf, bi, cf, t):
+def _integrate(gi, gf, bi, bf, cf, ser, t):
     """Bring the imbalance integrals up to ``t``, closing every window that ends before."""
     t0 = gf[GF_TLAST]
     if t <= t0:
@@ -418,16 +420,17 @@ def _integrate(gi, gf, bi, cf, t):
         t0 = t1
         if t < end:
             break
-        _close_window(gi, gf, bi, end)
+        _close_window(gi, gf, bi, bf, ser, end)
         gf[GF_WIN_END] = end + cf[CF_WIN_LEN]
     gf[GF_TLAST] = t
 
 
 @njit(cache=True)
-def _close_window(gi, gf, bi, end):
+def _close_window(gi, gf, bi, bf, ser, end):
     """Fold the window ending at ``end`` into the running imbalance figures."""
     length = end - gf[GF_WIN_START]
     if length > 0.0:
+        _record_load(gi, bi, bf, ser, end)
         m = gf[GF_WIN_INT_MEAN]
         if m > 0.0:
             r = gf[GF_WIN_INT_MAX] / m
@@ -459,6 +462,37 @@ def _close_window(gi, gf, bi, end):
     gf[GF_WIN_INT_MAX] = 0.0
     gf[GF_WIN_INT_MEAN] = 0.0
     gf[GF_WIN_START] = end
+
+
+@njit(cache=True)
+def _record_load(gi, bi, bf, ser, end):
+    """Append the window ending at ``end`` to the load series.
+
+    ``ser[row, 0]`` is the window's end, ``ser[row, 1 + b]`` the integral of
+    backend ``b``'s outstanding requests over the window (Python divides by
+    the length). When every row is used, neighbouring rows are merged in
+    pairs, so the series keeps the whole measured time at half the resolution.
+    """
+    n = gi[G_SER_N]
+    if n == ser.shape[0]:
+        half = n // 2
+        for i in range(half):
+            ser[i, 0] = ser[2 * i + 1, 0]
+            for c in range(1, ser.shape[1]):
+                ser[i, c] = ser[2 * i, c] + ser[2 * i + 1, c]
+        if n % 2 == 1:
+            for c in range(ser.shape[1]):
+                ser[half, c] = ser[n - 1, c]
+            half += 1
+        n = half
+    ser[n, 0] = end
+    for b in range(bi.shape[1]):
+        cur = bf[BF_OUT_INT, b]
+        if gi[G_MEASURING] == 1 and end > bf[BF_T, b]:
+            cur += bi[B_OUT, b] * (end - bf[BF_T, b])
+        ser[n, 1 + b] = cur - bf[BF_OUT_SNAP, b]
+        bf[BF_OUT_SNAP, b] = cur
+    gi[G_SER_N] = n + 1
 
 
 @njit(cache=True)
@@ -628,15 +662,15 @@ def _fail(gi, si, s):
 
 
 @njit(cache=True)
-def _stop(gi, gf, bi, bf, cf, t):
+def _stop(gi, gf, bi, bf, cf, ser, t):
     """Stop issuing requests: freeze the measurements at ``t``."""
     if gi[G_STOPPED] == 1:
         return
-    _integrate(gi, gf, bi, cf, t)
+    _integrate(gi, gf, bi, bf, cf, ser, t)
     for b in range(bi.shape[1]):
         _touch(gi, bi, bf, b, t)
     if gi[G_MEASURING] == 1:
-        _close_window(gi, gf, bi, t)
+        _close_window(gi, gf, bi, bf, ser, t)
     gi[G_STOPPED] = 1
     gi[G_MEASURING] = 0
     gf[GF_STOP_T] = t
@@ -852,7 +886,7 @@ def _done(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, hist, h_t, h_s, h_k, s,
 @njit(cache=True)
 def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist, emp,
         arrivals, client_ip, client_nat, tab_d, tab_b, blk_d, blk_b, key_cdf,
-        ring_pts, ring_own, nat_req, max_events):
+        ring_pts, ring_own, nat_req, ser, max_events):
     """Simulate until Python is needed; returns an ``ST_*`` status."""
     # finish a decision a Python balancer has made
     s = gi[G_PENDING]
@@ -864,7 +898,7 @@ def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist,
             si[S_COOKIE, s] = b
         _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t)
         if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
-            _stop(gi, gf, bi, bf, cf, t)
+            _stop(gi, gf, bi, bf, cf, ser, t)
     if gi[G_ARR_NEED] == 2:  # a new block of arrival times has been loaded
         gi[G_ARR_NEED] = 0
         _push(gi, h_t, h_s, h_k, arrivals[gi[G_ARR_POS]], -1, EV_ARRIVAL, 0)
@@ -884,8 +918,8 @@ def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist,
         if t >= gf[GF_NEXT_TOPO]:
             t = gf[GF_NEXT_TOPO]
             if gi[G_STOPPED] == 0 and t >= cf[CF_DURATION]:
-                _stop(gi, gf, bi, bf, cf, cf[CF_DURATION])
-            _integrate(gi, gf, bi, cf, t)
+                _stop(gi, gf, bi, bf, cf, ser, cf[CF_DURATION])
+            _integrate(gi, gf, bi, bf, cf, ser, t)
             gf[GF_NOW] = t
             return ST_TOPO
         s = h_s[0]
@@ -894,10 +928,10 @@ def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist,
         count += 1
         gi[G_EVENTS] += 1
         if gi[G_STOPPED] == 0 and t >= cf[CF_DURATION]:
-            _stop(gi, gf, bi, bf, cf, cf[CF_DURATION])
+            _stop(gi, gf, bi, bf, cf, ser, cf[CF_DURATION])
         if gi[G_MEASURING] == 0 and gi[G_STOPPED] == 0 and t >= cf[CF_WARMUP]:
             _start_measuring(gi, gf, bi, bf, cf, cf[CF_WARMUP])
-        _integrate(gi, gf, bi, cf, t)
+        _integrate(gi, gf, bi, bf, cf, ser, t)
         gf[GF_NOW] = t
         kind = k & 3
         if kind == EV_ARRIVAL:
@@ -920,7 +954,7 @@ def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist,
                           ring_own, nat_req, s, t):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
-                _stop(gi, gf, bi, bf, cf, t)
+                _stop(gi, gf, bi, bf, cf, ser, t)
             continue
         if (k >> 2) != si[S_GEN, s]:
             continue  # stale: the request failed or the session ended meanwhile
@@ -935,7 +969,7 @@ def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist,
                           ring_own, nat_req, s, t):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
-                _stop(gi, gf, bi, bf, cf, t)
+                _stop(gi, gf, bi, bf, cf, ser, t)
 
 
 @njit(cache=True)

@@ -19,7 +19,9 @@ The event loop is compiled (``_simcore``); this module describes scenarios,
 prepares the arrays, answers the loop's requests for Python work (topology
 events, hash tables, Python balancers) and turns the streamed tallies into
 metrics. Memory does not grow with the number of requests: latencies go to a
-fixed log-bucket histogram, imbalance to per-window running figures.
+fixed log-bucket histogram, imbalance to per-window running figures, load
+over time to a series of at most ``SERIES_ROWS`` windows (neighbouring
+windows merge in pairs when it fills).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ STORES = ("local", "external")
 #: fresh hash keys (session ids, new addresses) mapped per block, growing to BLOCK
 BLOCK = 1 << 16
 _FIRST_BLOCK = 1 << 12
+#: rows of the load-over-time series (``SimResult.series``)
+SERIES_ROWS = 256
 _POLICY_CODES = {
     "round-robin": core.P_ROUND_ROBIN, "random": core.P_RANDOM,
     "least-connections": core.P_LEAST_CONN, "p2c": core.P_P2C, "hash": core.P_HASH,
@@ -250,6 +254,7 @@ class SimResult:
     backends: list[dict[str, Any]]
     events: list[dict[str, Any]]
     nat_groups: list[dict[str, Any]]
+    series: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -269,6 +274,7 @@ class SimResult:
             "backends": self.backends,
             "events": self.events,
             "nat_groups": self.nat_groups,
+            "series": self.series,
         }
 
 
@@ -454,6 +460,7 @@ class _Sim:
         self.gf[core.GF_WIN_END] = math.inf
         self.rng = core.seed_streams(seed)
         self.hist = np.zeros(core.HIST_BINS, dtype=np.int64)
+        self.ser = np.zeros((SERIES_ROWS, nb + 1), dtype=np.float64)
         self.elig = np.arange(nb, dtype=np.int64)
         self._alloc_slots(1024)
         self.lvl[0] = self.n_initial
@@ -647,7 +654,7 @@ class _Sim:
         return (self.bi, self.bf, self.si, self.sf, self.su, self.gi, self.gf, self.ci, self.cf,
                 self.rng, self.h_t, self.h_s, self.h_k, self.elig, self.lvl, self.hist, self.emp,
                 self.arrivals, self.client_ip, self.client_nat, k.tab_d, k.tab_b, k.blk_d,
-                k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req)
+                k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser)
 
     # -- the loop's requests ---------------------------------------------------
     def _topology_changed(self) -> None:
@@ -750,7 +757,7 @@ class _Sim:
                     shown = now
         if self.gi[core.G_STOPPED] == 0:
             t_end = float(self.gf[core.GF_NOW])
-            core._stop(self.gi, self.gf, self.bi, self.bf, self.cf, t_end)
+            core._stop(self.gi, self.gf, self.bi, self.bf, self.cf, self.ser, t_end)
 
     # -- results -----------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
@@ -825,6 +832,18 @@ class _Sim:
         m["events_processed"] = int(gi[core.G_EVENTS])
         return m
 
+    def series(self) -> dict[str, Any]:
+        """Load over measured time: mean outstanding requests per backend, per window."""
+        n = int(self.gi[core.G_SER_N])
+        ends = self.ser[:n, 0]
+        starts = np.concatenate(([float(self.sc.warmup)], ends[:-1]))
+        length = ends - starts
+        keep = length > 0
+        load = self.ser[:n, 1:][keep] / length[keep, None]
+        return {"t": [float(t) for t in ends[keep]],
+                "load": [[round(float(x), 4) for x in row] for row in load],
+                "backends": list(self.names)}
+
     def backends(self) -> list[dict[str, Any]]:
         bi, bf = self.bi, self.bf
         measured = max(float(self.gf[core.GF_STOP_T]) - self.sc.warmup, 0.0)
@@ -892,4 +911,5 @@ def simulate(scenario: Scenario, balancer: str | Balancer | tuple[str, Mapping[s
     return SimResult(
         balancer=bal.name, params=dict(bal.config), scenario=scenario.describe(), seed=int(seed),
         metrics=m, backends=sim.backends(), events=sim.event_log, nat_groups=sim.nat_groups(),
+        series=sim.series(),
     )

@@ -436,29 +436,45 @@ def _series(r: Record) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def load_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
-    """Per balancer: the busiest, mean and least busy backend's load over time."""
+    """Per balancer, the busiest, mean and idlest backend's load over time: one row
+    per scenario, a log scale shared along the row (a backend whose queue grows
+    without bound sits beside balancers that keep every queue short)."""
     panels = [(r, s) for r in results if (s := _series(r)) is not None]
     if not panels:
         return None
-    panels = panels[:12]
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    fig = _figure(4.2 * cols + 0.6, 3.2 * rows + 0.8)
-    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
-    for ax, (r, (t, load)) in zip(axes, panels):
-        c = colors.color(_name(r))
-        ax.fill_between(t, load.min(axis=1), load.max(axis=1), color=c, alpha=0.2,
-                        linewidth=0, label="min-max over backends")
-        ax.plot(t, load.max(axis=1), color=c, linewidth=1.2, label="busiest backend")
-        ax.plot(t, load.mean(axis=1), color="black", linewidth=1, linestyle="--", label="mean")
-        ax.set_title(_sim_label(r).replace("\n", " / "), fontsize=9)
-        _style(ax)
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=7, frameon=False, loc="upper left")
-    fig.supxlabel("simulated time")
-    fig.supylabel("load (outstanding requests)")
-    fig.suptitle("Load over time per balancer (simulation)")
+    by_scen: dict[str, list[tuple[Record, tuple[np.ndarray, np.ndarray]]]] = {}
+    for r, s in panels:
+        by_scen.setdefault(str(r.get("scenario") or r.get("trace") or ""), []).append((r, s))
+    scens = list(by_scen)[:6]
+    cols = min(6, max(len(v) for v in by_scen.values()))
+    fig = _figure(3.0 * cols + 0.8, 2.7 * len(scens) + 0.9)
+    grid = fig.subplots(len(scens), cols, squeeze=False)
+    for row, sc in zip(grid, scens):
+        group = by_scen[sc][:cols]
+        for ax in row[1:len(group)]:
+            ax.sharey(row[0])
+            ax.sharex(row[0])
+        for ax, (r, (t, load)) in zip(row, group):
+            c = colors.color(_name(r))
+            lo, hi = load.min(axis=1), load.max(axis=1)
+            ax.fill_between(t, lo, hi, color=c, alpha=0.2, linewidth=0,
+                            label="idlest to busiest backend")
+            ax.plot(t, hi, color=c, linewidth=1.2, label="busiest backend")
+            ax.plot(t, load.mean(axis=1), color="black", linewidth=1, linestyle="--",
+                    label="mean over backends")
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{_label(r)}" + (f" / {sc}" if sc else ""), fontsize=8)
+            _style(ax)
+        for ax in row[len(group):]:
+            ax.set_visible(False)
+        row[0].set_ylabel("outstanding requests")
+    handles, labels = grid[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, frameon=False, loc="outside lower center", ncols=3)
+    for row in grid:
+        for ax in row:
+            ax.set_xlabel("simulated time (s)", fontsize=8)
+    fig.suptitle("Load over time per balancer (simulation; symlog scale, linear below 1)")
     return _save(fig, path)
 
 

@@ -12,7 +12,8 @@ run or mailed as one file. Plots need matplotlib (the ``report`` extra).
 Simulation results (``"kind": "simulate"``) are drawn when they carry
 response-time percentiles as metrics named like ``latency_ms_p99`` (also
 ``response_*``, ``rt_*``), and load over time as a record field
-``"series": {"t": [...], "load": [[load per backend] per time]}`` (or a
+``"series": {"t": [...], "load": [[load per backend] per time]}`` (what
+``routebench simulate`` writes: mean outstanding requests per window; or a
 ``{backend: [...]}`` map, or ``outstanding`` / ``in_flight`` for ``load``).
 """
 
