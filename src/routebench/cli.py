@@ -794,25 +794,20 @@ def _trace_arrivals(args: argparse.Namespace) -> Any:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .harness.registry import parse_spec, registry
+    from .harness.registry import registry
     from .harness.scenarios import scenario_flags
-    from .harness.simulator import Scenario, simulate
+    from .harness.simulator import Scenario, make_balancer, simulate
     from .reports import make_report, sim_table, write_json
-    from .strategies import Balancer
 
     fields, balancers = _scenario_fields(args)
     if args.seed < 0:
         raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
     sc = Scenario(**fields)
     for spec in balancers:  # every name and parameter checked before the first run
-        name, params = parse_spec(spec)
-        cls = registry.get(name)
-        if not issubclass(cls, Balancer):
-            raise RoutebenchError(
-                f"--balancer {spec!r}: {name!r} is a {cls.kind} strategy, not a balancer; "
-                f"balancers: {choices(registry.names('balancer'))} (pin on a keyed strategy "
-                f"with ip-hash-sticky:keyed={name} or key-hash:keyed={name})")
-        cls(sc.names, **params).policy()
+        try:
+            make_balancer(spec, sc.names, registry).policy()
+        except RoutebenchError as e:
+            raise RoutebenchError(f"--balancer {spec!r}: {e}") from None
     label = args.scenario or "default"
     stop = (f"{sc.requests:,} requests" if sc.requests else
             f"{sc.duration:g} s" if sc.duration else "every arrival")

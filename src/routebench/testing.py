@@ -425,21 +425,26 @@ def _join(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> Non
         new_w = weights[-1] if subj.weighted else 1.0
         moved, ideal, surv = _join_once(subj, old, w, new, new_w)
         unequal = w is not None and len(set([*w, new_w])) > 1
-        limit = _move_limit(subj, unequal)
-        seen["survivor_moves"] = max(seen.get("survivor_moves", 0.0), surv)
-        seen["excess"] = max(seen.get("excess", 0.0), moved / ideal)
-        assert surv <= limit, (
-            f"{surv:.3%} of keys moved between surviving nodes when {new!r} joined {old} "
-            f"(allowed {limit:.3%})"
-        )
-        bound = ideal * subj.tol.balance * (1 + subj.slack(ideal)) + limit
-        assert moved <= bound, (
-            f"{moved:.3%} of keys moved when {new!r} joined {old}; its fair share is "
-            f"{ideal:.3%} (allowed up to {bound:.3%})"
-        )
+        _check_moves(subj, seen, moved, ideal, surv, unequal, f"{new!r} joined {old}")
 
     _run(prop, {"nodes": _names(st, 2, 13),
                 "weights": st.lists(_weights(st), min_size=13, max_size=13)}, settings)
+
+
+def _check_moves(subj: _Subject, seen: dict[str, float], moved: float, ideal: float,
+                 surv: float, unequal: bool, what: str) -> None:
+    """A join or leave moved ``moved`` of the keys, ``surv`` between survivors: within bounds?"""
+    limit = _move_limit(subj, unequal)
+    seen["survivor_moves"] = max(seen.get("survivor_moves", 0.0), surv)
+    seen["excess"] = max(seen.get("excess", 0.0), moved / ideal)
+    assert surv <= limit, (
+        f"{surv:.3%} of keys moved between surviving nodes when {what} (allowed {limit:.3%})"
+    )
+    bound = ideal * subj.tol.balance * (1 + subj.slack(ideal)) + limit
+    assert moved <= bound, (
+        f"{moved:.3%} of keys moved when {what}; its fair share is {ideal:.3%} "
+        f"(allowed up to {bound:.3%})"
+    )
 
 
 def _leave(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> None:
@@ -457,18 +462,7 @@ def _leave(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> No
                                      f"removed {nodes[0]!r}, not its last node")
         moved, ideal, surv = _leave_once(subj, nodes, w, index)
         unequal = w is not None and len(set(w)) > 1
-        limit = _move_limit(subj, unequal)
-        seen["survivor_moves"] = max(seen.get("survivor_moves", 0.0), surv)
-        seen["excess"] = max(seen.get("excess", 0.0), moved / ideal)
-        assert surv <= limit, (
-            f"{surv:.3%} of keys moved between surviving nodes when {nodes[index]!r} left "
-            f"{nodes} (allowed {limit:.3%})"
-        )
-        bound = ideal * subj.tol.balance * (1 + subj.slack(ideal)) + limit
-        assert moved <= bound, (
-            f"{moved:.3%} of keys moved when {nodes[index]!r} left {nodes}; its share is "
-            f"{ideal:.3%} (allowed up to {bound:.3%})"
-        )
+        _check_moves(subj, seen, moved, ideal, surv, unequal, f"{nodes[index]!r} left {nodes}")
 
     _run(prop, {"nodes": _names(st, 2, 12),
                 "weights": st.lists(_weights(st), min_size=12, max_size=12),

@@ -42,7 +42,7 @@ from . import _simcore as core
 from ._simdist import Dist, Event, KeyDist, check_positive
 from .registry import Registry, format_spec, parse_spec, registry
 
-__all__ = ["Scenario", "SimResult", "simulate", "STORES", "backend_names"]
+__all__ = ["Scenario", "SimResult", "simulate", "make_balancer", "STORES", "backend_names"]
 
 STORES = ("local", "external")
 #: fresh hash keys (session ids, new addresses) mapped per block, growing to BLOCK
@@ -279,8 +279,9 @@ class SimResult:
 
 
 # ---------------------------------------------------------------------------
-def _make_balancer(balancer: str | Balancer | tuple[str, Mapping[str, Any]], names: list[str],
-                   reg: Registry) -> Balancer:
+def make_balancer(balancer: str | Balancer | tuple[str, Mapping[str, Any]], names: list[str],
+                  reg: Registry = registry) -> Balancer:
+    """A balancer over ``names`` from a spec (``"p2c:d=3"``), a (name, params) pair or itself."""
     if isinstance(balancer, Balancer):
         return balancer
     if isinstance(balancer, str):
@@ -901,7 +902,7 @@ def simulate(scenario: Scenario, balancer: str | Balancer | tuple[str, Mapping[s
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise RoutebenchError(f"seed {seed!r}: expected a whole number >= 0")
     names = scenario.names
-    bal = _make_balancer(balancer, names, reg)
+    bal = make_balancer(balancer, names, reg)
     t0 = time.perf_counter()
     sim = _Sim(scenario, bal, int(seed), reg)
     sim.run(progress, max_events)

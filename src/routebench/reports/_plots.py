@@ -211,13 +211,22 @@ def _by_n(rs: Iterable[Record], metric: str) -> dict[str, dict[int, float]]:
     return out
 
 
-def remap_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
-    """Share of keys that move on a join and on a leave, against N and the ideal."""
+def _over_n(results: Sequence[Record]) -> tuple[str | None, list[Record]] | None:
+    """The main variants on one trace, when they span at least two node counts."""
     rs = main_variants(results)
     trace = _pick_trace(rs)
     rs = [r for r in rs if r.get("trace") == trace]
     if len({int(r["nodes"]) for r in rs}) < 2:
         return None
+    return trace, rs
+
+
+def remap_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Share of keys that move on a join and on a leave, against N and the ideal."""
+    picked = _over_n(results)
+    if picked is None:
+        return None
+    trace, rs = picked
     fig = _figure(11, 4.8)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, (event, label) in zip(axes, (("join", "one node joins (N -> N+1)"),
@@ -250,11 +259,10 @@ def remap_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Pat
 
 def lookup_vs_nodes(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
     """Batch ns/key and scalar lookup ns against N, both axes logarithmic."""
-    rs = main_variants(results)
-    trace = _pick_trace(rs)
-    rs = [r for r in rs if r.get("trace") == trace]
-    if len({int(r["nodes"]) for r in rs}) < 2:
+    picked = _over_n(results)
+    if picked is None:
         return None
+    trace, rs = picked
     fig = _figure(11, 4.8)
     axes = fig.subplots(1, 2)
     for ax, (metric, title) in zip(axes, (("batch_ns_per_key", "batch lookup_many, ns per key"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .table import flatten, format_table, strategy_label
+from .table import csv_table, format_table, strategy_label
 
 __all__ = ["sim_table", "SIM_COLUMNS"]
 
@@ -63,11 +63,7 @@ def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github",
               defaults: dict[str, dict[str, Any]] | None = None) -> str:
     """The table of simulate result records; CSV carries every metric unformatted."""
     if fmt == "csv":
-        flat = [flatten(r) for r in results]
-        headers: list[str] = []
-        for row in flat:
-            headers += [k for k in row if k not in headers]
-        return format_table(headers, [[row.get(h, "") for h in headers] for row in flat], fmt)
+        return csv_table(results)
     cols = list(SIM_COLUMNS)
     ms = [r["metrics"] for r in results]
     if any(m.get("crash_pinned") for m in ms):

@@ -81,6 +81,15 @@ def flatten(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def csv_table(results: Sequence[dict[str, Any]]) -> str:
+    """Every record as one CSV row, every metric unformatted (the union of their columns)."""
+    flat = [flatten(r) for r in results]
+    headers: list[str] = []
+    for row in flat:
+        headers += [k for k in row if k not in headers]
+    return format_table(headers, [[row.get(h, "") for h in headers] for row in flat], "csv")
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
     if fmt not in FORMATS:
         raise RoutebenchError(f"unknown format {fmt!r}; available: {choices(FORMATS)}")
@@ -97,11 +106,7 @@ def run_table(results: Sequence[dict[str, Any]], fmt: str = "github",
               defaults: dict[str, dict[str, Any]] | None = None) -> str:
     """The `routebench run` table; CSV carries every metric unformatted."""
     if fmt == "csv":
-        flat = [flatten(r) for r in results]
-        headers: list[str] = []
-        for row in flat:
-            headers += [k for k in row if k not in headers]
-        return format_table(headers, [[row.get(h, "") for h in headers] for row in flat], fmt)
+        return csv_table(results)
     cols = list(RUN_COLUMNS)
     if any("nat_peak_to_mean_ip" in r["metrics"] for r in results):
         cols.insert(6, NAT_COLUMN)
