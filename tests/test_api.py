@@ -87,12 +87,24 @@ def test_jump_refuses_to_remove_a_middle_node():
         (lambda: routebench.create("ring", ["a", "b", "a"]), "node 'a' is listed twice"),
         (lambda: routebench.create("ring", ["a", ""]), "node name '': expected a non-empty string"),
         (lambda: routebench.create("ring", {"a": -1}), "weight -1 must be a positive number"),
+        (lambda: routebench.create("ring", ["a", "b\udcff"]), "node name 'b\\\\udcff': not valid Unicode"),
         (lambda: routebench.create("ketama", 3, hash="md5"), "unknown parameter 'hash' for strategy 'ketama'"),
     ],
 )
 def test_bad_input_is_one_clear_error(call, message):
     with pytest.raises(RoutebenchError, match=message):
         call()
+
+
+@pytest.mark.parametrize("name", ["ring", "ketama", "jump", "maglev", "rendezvous", "modulo"])
+def test_keys_that_are_not_unicode_text_are_one_clear_error(name):
+    # a lone surrogate: what undecodable bytes in a command-line argument become
+    s = routebench.create(name, 3)
+    with pytest.raises(RoutebenchError, match="key 'k\\\\udcff': not valid Unicode"):
+        s.lookup("k\udcff")
+    with pytest.raises(RoutebenchError, match="not valid Unicode"):
+        s.digest(["fine", "k\udcff"])
+    assert s.lookup(b"k\xff") in s.nodes  # bytes are hashed as they are
 
 
 def test_add_and_remove_errors_name_the_node():

@@ -68,6 +68,7 @@ def test_run_csv_has_every_metric(capsys):
         (["run", "--trace", "nat:groups=5000,users=100"], "hold 5000 users, more than users=100"),
         (["lookup", "--strategy", "ring", "--nodes", ",", "k"], "node list is empty"),
         (["lookup", "--strategy", "ring", "--nodes", "a,b,a", "k"], "node 'a' is listed twice"),
+        (["lookup", "--strategy", "ring", "--nodes", "a,b\udcff", "k"], "not valid Unicode text"),
         (["lookup", "--strategy", "ketama", "--nodes", "a", "--hash", "md5", "k"],
          "'ketama' has a fixed hash function"),
     ],
@@ -101,6 +102,19 @@ def test_lookup_keys_from_arguments(capsys):
     assert code == 0
     s = routebench.create("ring", ["a", "b", "c"], vnodes=100)
     assert out == f"user:1\t{s.lookup('user:1')}\nuser:2\t{s.lookup('user:2')}\n"
+
+
+def test_lookup_hashes_undecodable_arguments_and_stdin_alike():
+    cmd = [sys.executable, "-m", "routebench.cli", "lookup", "--strategy", "ring", "--nodes",
+           "a,b,c,d,e"]
+    keys = [b"caf\xe9-%d" % i for i in range(40)]  # Latin-1 bytes: not UTF-8
+    by_arg = subprocess.run(cmd + keys, capture_output=True, timeout=120)
+    by_stdin = subprocess.run(cmd, input=b"\n".join(keys) + b"\n", capture_output=True,
+                              timeout=120)
+    assert by_arg.returncode == 0 and by_stdin.returncode == 0, by_arg.stderr + by_stdin.stderr
+    assert by_arg.stdout == by_stdin.stdout
+    s = routebench.create("ring", ["a", "b", "c", "d", "e"])
+    assert by_arg.stdout.splitlines()[0].split(b"\t")[1].decode() == s.lookup(keys[0])
 
 
 def test_lookup_weights_and_hash(capsys):

@@ -181,11 +181,14 @@ static PyObject *Continuum_lookup(Continuum *self, PyObject *key)
     if (PyUnicode_Check(key)) {
         Py_ssize_t len;
         const char *s = PyUnicode_AsUTF8AndSize(key, &len);
-        if (s == NULL)
+        if (s != NULL)
+            return owner_of(self, ketama_hashi((const uint8_t *)s, len));
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
             return NULL;
-        return owner_of(self, ketama_hashi((const uint8_t *)s, len));
+        /* not encodable (a lone surrogate): the fallback raises routebench's error */
+        PyErr_Clear();
     }
-    if (PyBytes_Check(key))
+    else if (PyBytes_Check(key))
         return owner_of(self, ketama_hashi((const uint8_t *)PyBytes_AS_STRING(key),
                                            PyBytes_GET_SIZE(key)));
     PyObject *b = PyObject_CallOneArg(self->fallback, key);

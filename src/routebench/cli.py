@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 import time
@@ -635,7 +636,8 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     s = registry.create_keyed(name, _node_list(args.nodes), **params)
     names = [n.encode() for n in s.nodes]
     out = sys.stdout.buffer
-    batches: Any = [[k.encode() for k in args.keys]] if args.keys else _stdin_batches()
+    # the bytes as given: an argument that is not UTF-8 is hashed as its raw bytes, like stdin
+    batches: Any = [[os.fsencode(k) for k in args.keys]] if args.keys else _stdin_batches()
     try:
         for batch in batches:
             idx = s.lookup_many(s.digest(batch)).tolist()

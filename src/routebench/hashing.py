@@ -31,12 +31,21 @@ __all__ = ["Hasher", "HASH_NAMES", "get_hasher", "as_bytes"]
 _U64 = np.uint64
 
 
+def _not_utf8(text: str) -> RoutebenchError:
+    return RoutebenchError(f"key {text!r}: not valid Unicode text (a lone surrogate, e.g. "
+                           "undecodable bytes in a command-line argument); pass bytes or "
+                           "UTF-8 text")
+
+
 def as_bytes(key: str | bytes) -> bytes:
     """A key as the bytes that are hashed: UTF-8 for ``str``."""
     if isinstance(key, bytes):
         return key
     if isinstance(key, str):
-        return key.encode("utf-8")
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _not_utf8(key) from None
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     raise RoutebenchError(f"key {key!r}: expected str or bytes, got {type(key).__name__}")
@@ -70,7 +79,10 @@ class Hasher:
             it = (fn(k.encode("utf-8")) for k in keys)
         else:
             it = (fn(as_bytes(k)) for k in keys)
-        return np.fromiter(it, dtype=_U64, count=n)
+        try:
+            return np.fromiter(it, dtype=_U64, count=n)
+        except UnicodeEncodeError as exc:
+            raise _not_utf8(exc.object) from None
 
 
 def _mmh3_low64(data: bytes, _h=mmh3.hash64) -> int:

@@ -63,6 +63,12 @@ def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[s
 def _check_name(node: Any) -> None:
     if not isinstance(node, str) or not node:
         raise RoutebenchError(f"node name {node!r}: expected a non-empty string")
+    try:
+        node.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RoutebenchError(f"node name {node!r}: not valid Unicode text (a lone "
+                              "surrogate, e.g. undecodable bytes in an argument); node "
+                              "names must be UTF-8 text") from None
 
 
 def _check_weight(node: str, weight: Any) -> float:
@@ -160,7 +166,10 @@ class KeyedStrategy(Strategy):
     def lookup(self, key: str | bytes) -> str:
         """The node for one key."""
         if type(key) is str:
-            key = key.encode()
+            try:
+                key = key.encode()
+            except UnicodeEncodeError:
+                key = as_bytes(key)  # raises the RoutebenchError
         elif type(key) is not bytes:
             key = as_bytes(key)
         return self._names[self._lookup_one(self.hasher.fn(key))]
