@@ -113,3 +113,19 @@ def test_run_baseline_in_one_step(tmp_path, capsys, monkeypatch):
     args[2] = "ring:vnodes=20"  # a worse-balanced ring against the same baseline
     assert main(args) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_a_misspelt_gate_fails_before_any_timing_or_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["ab", "--base-python", sys.executable, "--strategy", "jump", "--nodes", "20",
+                 "--gate", "lookup_ns_p99: +10%"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no timing session ran
+    assert "not a metric that routebench ab times" in err and "batch_ns_per_key" in err
+    base = write_json(tmp_path / "base.json", small_run(("jump",), nodes=(20,)))
+    assert main(["run", "--strategy", "jump", "--nodes", "20", "--baseline", str(base),
+                 "--gate", "peak_to_maen: +2%", "-q", "--no-json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no run: its table would be on stdout
+    assert "--gate 'peak_to_maen': not a metric of the baseline" in err
+    assert "peak_to_mean" in err and err.count("\n") == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
 from _reportdata import scaled, small_run
@@ -53,7 +52,7 @@ def test_gate_decisions_are_exact():
 
 def test_pyproject_gates_and_command_line_override(tmp_path):
     p = tmp_path / "pyproject.toml"
-    p.write_text('[tool.routebench.gate]\npeak_to_mean = "+2%"\nremap_leave = 0.005\n')
+    p.write_text('[tool.routebench.gate]\npeak_to_mean = "+2%"\nremap_leave = "+0.005"\n')
     gates = load_gates(p)
     assert {g.metric: str(g) for g in gates} == {"peak_to_mean": "+2%", "remap_leave": "+0.005"}
     merged = merge_gates(gates, [parse_gate("peak_to_mean: +5%")])
@@ -64,6 +63,14 @@ def test_pyproject_gates_and_command_line_override(tmp_path):
     p.write_text("[tool.routebench.gate\n")
     with pytest.raises(RoutebenchError, match="not valid TOML"):
         load_gates(p)
+    # a bare number has no direction: say how to write it
+    p.write_text("[tool.routebench.gate]\nremap_leave = 0.005\n")
+    with pytest.raises(RoutebenchError, match='"\\+0.005" \\(fail on an increase\\)'):
+        load_gates(p)
+    for text in ("tool = 3\n", "[tool]\nroutebench = 5\n", "[tool.routebench]\ngate = [1]\n"):
+        p.write_text(text)
+        with pytest.raises(RoutebenchError, match="tool.routebench.gate must be a table"):
+            load_gates(p)
 
 
 # -- comparing real reports --------------------------------------------------
@@ -191,16 +198,78 @@ def test_cli_bad_gate_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "did you mean" not in err and "+2%" in err
 
 
-def test_compare_two_1000_result_files_under_a_second(tmp_path, capsys):
+def test_compare_two_1000_result_files(tmp_path, capsys):
     report = small_run()
     base = _write(tmp_path, "base.json", scaled(report, 1000))
     other = scaled(report, 1000)
     for r in other["results"][::3]:  # a third of the results changed
         r["metrics"]["peak_to_mean"] *= 1.01
     new = _write(tmp_path, "new.json", other)
-    t0 = time.perf_counter()
+    # the < 1 s figure is benchmarks/test_bench_compare.py's; here, that it works at scale
     rc = main(["compare", base, new, "--no-config", "--gate", "peak_to_mean: +2%"])
-    elapsed = time.perf_counter() - t0
     assert rc == 0
     assert "1000 results compared" in capsys.readouterr().out
-    assert elapsed < 1.0, f"compare took {elapsed:.2f} s"
+
+
+# -- nothing passes unchecked -----------------------------------------------------
+@pytest.mark.parametrize("value", [None, float("nan"), "absent"])
+def test_a_gated_metric_that_goes_missing_fails(value):
+    base, new = small_run(), small_run()
+    m = new["results"][0]["metrics"]
+    if value == "absent":
+        del m["peak_to_mean"]
+    else:
+        m["peak_to_mean"] = value
+    cmp = compare(base, new, [parse_gate("peak_to_mean: +2%")])
+    assert not cmp.passed
+    assert [r.metric for r in cmp.failures] == ["peak_to_mean"]
+
+
+def test_metric_narrows_the_table_not_the_gates():
+    base = _only(small_run(("ring:vnodes=160",), nodes=(20,)), "ring")
+    new = _only(small_run(("ring:vnodes=20",), nodes=(20,)), "ring")
+    cmp = compare(base, new, [parse_gate("peak_to_mean: +2%")], metrics=["remap_leave"])
+    assert not cmp.passed and cmp.checked == 1
+    assert {r.metric for r in cmp.rows} == {"remap_leave", "peak_to_mean"}
+
+
+def test_a_changed_parameter_shows_both_values():
+    base = _only(small_run(("ring:vnodes=160",), nodes=(20,)), "ring")
+    new = _only(small_run(("ring:vnodes=20",), nodes=(20,)), "ring")
+    cmp = compare(base, new, [parse_gate("peak_to_mean: +2%")])
+    assert cmp.failures[0].group[0] == "ring:vnodes=160->20"
+
+
+def test_different_seeds_are_noted():
+    base, new = small_run(), small_run(seed=7)
+    cmp = compare(base, new)
+    assert any("seed 0 -> 7" in n for n in cmp.notes)
+    assert not any("different settings" in n for n in compare(base, small_run()).notes)
+
+
+def test_different_kinds_and_nothing_to_gate_are_errors():
+    run = small_run()
+    sim = {**small_run(), "kind": "simulate"}
+    with pytest.raises(RoutebenchError, match="cannot compare a 'run' report with a 'simulate'"):
+        compare(run, sim)
+    empty = {**small_run(), "results": []}
+    with pytest.raises(RoutebenchError, match="nothing to gate: the reports share no result"):
+        compare(run, empty, [parse_gate("peak_to_mean: +2%")])
+    assert compare(run, empty).compared == 0  # without gates: shown, nothing to fail
+
+
+@pytest.mark.parametrize("results, expect", [
+    ([1, 2], "result 1 is int, expected an object"),
+    ([{"strategy": "x", "metrics": None}], '"metrics" must be an object'),
+    ([{"strategy": "x", "metrics": {}, "nodes": "ten"}], '"nodes" is \'ten\''),
+    ([{"strategy": "x", "metrics": {"peak_to_mean": "1.3"}}], "metric 'peak_to_mean' is '1.3'"),
+])
+def test_malformed_results_are_one_line(tmp_path, capsys, results, expect):
+    good = _write(tmp_path, "good.json", _only(small_run(), "jump"))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**small_run(), "results": results}))
+    for argv in (["compare", good, str(bad), "--no-config"],
+                 ["report", str(bad), "-o", str(tmp_path / "o")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert expect in err and err.count("\n") == 1 and "Traceback" not in err

@@ -95,3 +95,18 @@ def test_report_without_matplotlib_says_what_to_install(inputs, tmp_path, capsys
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     assert main(["report", str(inputs[0]), "-o", str(tmp_path / "o")]) == 2
     assert "pip install 'routebench[report]'" in capsys.readouterr().err
+
+
+def test_report_baseline_gate_fails_the_job_and_repeats_are_noted(inputs, tmp_path, capsys):
+    base = write_json(tmp_path / "base.json", small_run(("ring:vnodes=160",), nodes=(5, 20)))
+    worse = write_json(tmp_path / "worse.json", small_run(("ring:vnodes=10",), nodes=(5, 20)))
+    out = tmp_path / "o"
+    assert main(["report", str(base), str(worse), "-o", str(out), "-q", "--no-config",
+                 "--baseline", str(base), "--gate", "peak_to_mean: +2%"]) == 1
+    assert "FAIL" in capsys.readouterr().err
+    assert (out / "report.md").is_file()  # written all the same
+    # the same scenarios twice: shown once, and the report says so
+    again = write_json(tmp_path / "again.json", small_run(("ring:vnodes=160",), nodes=(5, 20)))
+    assert main(["report", str(base), str(again), "-o", str(out), "-q"]) == 0
+    md = (out / "report.md").read_text()
+    assert "2 result(s) repeat a scenario" in md and "`again.json` (2)" in md

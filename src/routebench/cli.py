@@ -9,7 +9,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
@@ -124,11 +124,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.base_python and not args.baseline:
         raise RoutebenchError("--base-python times the base against this run: give "
                               "--baseline BASE.json too")
+    if args.processes is None:
+        args.processes = min(4, args.rounds)
     if args.baseline:  # a bad baseline or gate is reported before the run, not after
         from .reports import read_json
 
         base = read_json(args.baseline)
-        _gates(args)
+        _gates(args, {m for r in base["results"] for m in (r.get("metrics") or {})},
+               f"of the baseline {args.baseline!r}")
     keys = _count(args.keys, "--keys") if args.keys else None
     traces = _open_traces(args.trace or DEFAULT_TRACES, keys, args)
     files = [t for t in traces if getattr(t, "stats", False) is not False]
@@ -179,9 +182,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- compare ---------------------------------------------------------------
-def _gates(args: argparse.Namespace) -> dict[str, Any]:
-    """The gates in force: pyproject.toml's, then the command line's on top."""
+def _gates(args: argparse.Namespace, known: Iterable[str] | None = None,
+           what: str = "") -> dict[str, Any]:
+    """The gates in force: pyproject.toml's, then the command line's on top.
+
+    With ``known``, a gate given on the command line must name one of those
+    metrics (``what`` says where they come from): checked before a long run.
+    """
     from .reports.compare import find_config, load_gates, merge_gates, parse_gate
+
+    cli = [parse_gate(g) for g in args.gate or ()]
+    if known is not None:
+        names = set(known)
+        for g in cli:
+            if g.metric not in names:
+                raise RoutebenchError(f"--gate {g.metric!r}: not a metric {what}; metrics "
+                                      f"there: {choices(sorted(names))}")
 
     config: list[Any] = []
     if args.config:
@@ -190,7 +206,7 @@ def _gates(args: argparse.Namespace) -> dict[str, Any]:
         found = find_config()
         if found is not None:
             config = load_gates(found)
-    return merge_gates(config, [parse_gate(g) for g in args.gate or ()])
+    return merge_gates(config, cli)
 
 
 def _print_comparison(args: argparse.Namespace, base: dict[str, Any],
@@ -221,8 +237,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from .harness.registry import parse_spec, registry
     from .harness.runner import DEFAULT_NODES, StrategySpec
     from .reports import write_json
+    from .reports.compare import INTERLEAVED_METRICS
 
-    _gates(args)
+    _gates(args, INTERLEAVED_METRICS, "that routebench ab times")
+    if args.processes is None:
+        args.processes = min(4, args.rounds)
     specs = (
         [StrategySpec(*parse_spec(s)) for s in args.strategy]
         if args.strategy else [StrategySpec(n) for n in registry.names("keyed")]
@@ -251,10 +270,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     gates = _gates(args)
     reports = [(path, read_json(path)) for path in args.results]
     base = read_json(args.baseline) if args.baseline else None
-    written = publish(reports, args.output, title=args.title, baseline=base, gates=gates,
-                      confidence=args.confidence, image_format=args.image_format)
-    for p in written:
+    done = publish(reports, args.output, title=args.title, baseline=base, gates=gates,
+                   confidence=args.confidence, image_format=args.image_format)
+    for p in done.files:
         _say(args, f"wrote {p}")
+    if done.comparison is not None and not done.comparison.passed:
+        for r in done.comparison.failures:
+            print("FAIL " + r.describe(), file=sys.stderr)
+        return 1  # gated like compare: the report is written, and the job fails
     return 0
 
 
@@ -973,10 +996,13 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
             "grouped by strategy, trace and node count, and apply the gates: per metric, a "
             "relative (+2%) or absolute (+0.005) threshold in the bad direction (+ for an "
             "increase, - for a decrease). Quality metrics are deterministic for a seed and are "
-            "gated exactly. Timing metrics (" + ", ".join(sorted(_timing_metrics())) + ") are "
-            "gated only when both reports carry rounds timed in one job (routebench ab, or run "
-            "--baseline --base-python): then a gate fails only when the whole bootstrap "
-            "confidence interval of new/base lies beyond the threshold."),
+            "gated exactly. Timing metrics (" + ", ".join(sorted(_timing_metrics()[0])) + ") "
+            "are shown but gated only when both reports carry rounds timed in one job "
+            "(routebench ab, or run --baseline --base-python, which time "
+            + ", ".join(_timing_metrics()[1]) + "): then a gate fails only when the whole "
+            "bootstrap confidence interval of new/base lies beyond the threshold. A gated "
+            "metric that is a number in the base and missing or not a number in the new "
+            "report fails."),
         epilog="gates in pyproject.toml (found from the working directory up):\n"
                "  [tool.routebench.gate]\n"
                "  peak_to_mean = \"+2%\"\n"
@@ -1042,7 +1068,9 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
                     help="directory to write report.md, report.html and the images to")
     rp.add_argument("--title", default="routebench report", help="the report's title")
     rp.add_argument("--baseline", metavar="BASE.json",
-                    help="also show what changed against this report (gated like compare)")
+                    help="also show what changed between this report and the last RESULTS "
+                         "file, gated like compare: exit 1 when a gate fails (the report is "
+                         "written all the same)")
     rp.add_argument("--image-format", default="png", choices=("png", "svg"),
                     help="plot image format (default: png)")
     rp.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
@@ -1286,8 +1314,9 @@ def _gate_options(p: Any) -> None:
 def _ab_options(p: Any, keys: bool) -> None:
     p.add_argument("--rounds", type=_positive_int, default=20, metavar="R",
                    help="interleaved timing rounds (default: 20)")
-    p.add_argument("--processes", type=_positive_int, default=4, metavar="P",
-                   help="fresh worker pairs the rounds are spread over (default: 4)")
+    p.add_argument("--processes", type=_positive_int, default=None, metavar="P",
+                   help="fresh worker pairs the rounds are spread over (default: 4, or R "
+                        "when there are fewer rounds)")
     if keys:
         p.add_argument("--keys", default="20k", metavar="K",
                        help="digests in each batch lookup (default: 20k)")
@@ -1321,10 +1350,11 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, 78)
 
 
-def _timing_metrics() -> frozenset[str]:
-    from .reports.compare import TIMING_METRICS
+def _timing_metrics() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Every timing metric, and the ones routebench ab times in interleaved rounds."""
+    from .reports.compare import INTERLEAVED_METRICS, TIMING_METRICS
 
-    return TIMING_METRICS
+    return TIMING_METRICS, INTERLEAVED_METRICS
 
 
 def _formats() -> tuple[str, ...]:

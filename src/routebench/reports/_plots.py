@@ -492,6 +492,7 @@ def timing_intervals(rows: Sequence[Any], path: Path) -> Path | None:
     rows = [r for r in rows if getattr(r, "ratio", None) is not None]
     if not rows:
         return None
+    total = len(rows)
     rows = rows[:60]
     fig = _figure(8.5, 0.28 * len(rows) + 1.6)
     ax = fig.subplots()
@@ -509,5 +510,7 @@ def timing_intervals(rows: Sequence[Any], path: Path) -> Path | None:
     ax.set_yticks(y, [f"{' '.join(r.group)}  {r.metric}" for r in rows], fontsize=7)
     ax.set_xlabel("new / base (interleaved rounds; bar: confidence interval, tick: gate)")
     _style(ax)
-    fig.suptitle("Timing: candidate over base, measured in one job")
+    fig.suptitle("Timing: candidate over base, measured in one job"
+                 + (f" (the first 60 of {total}; every one is in the table)" if total > 60
+                    else ""))
     return _save(fig, path)

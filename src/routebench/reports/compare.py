@@ -41,6 +41,7 @@ from .table import format_table
 
 __all__ = [
     "TIMING_METRICS",
+    "INTERLEAVED_METRICS",
     "Gate",
     "Row",
     "Comparison",
@@ -56,6 +57,8 @@ __all__ = [
 #: metrics measured with a clock: noisy, gated only on interleaved samples
 TIMING_METRICS = frozenset({"lookup_ns_p50", "lookup_ns_p99", "batch_ns_per_key", "build_ms",
                             "wall_s"})
+#: the timing metrics ``routebench ab`` times in interleaved rounds: the gateable ones
+INTERLEAVED_METRICS = ("batch_ns_per_key", "lookup_ns_p50", "build_ms")
 
 #: metrics that are ratios near 1 or fractions of 1: an absolute threshold >= 1 is a typo
 _UNIT_SCALE = frozenset({
@@ -119,10 +122,11 @@ def _threshold(metric: str, value: Any, source: str, text: str | None = None) ->
     where = f"gate {shown!r}" + (f" ({source})" if source != "--gate" else "")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RoutebenchError(f"{where}: expected a threshold string such as \"+2%\", {_EXAMPLE}")
-    if isinstance(value, (int, float)):  # a bare TOML number: an absolute threshold
-        if not math.isfinite(value):
-            raise RoutebenchError(f"{where}: the threshold must be a finite number")
-        value = f"{value:+g}"
+    if isinstance(value, (int, float)):  # a bare TOML number: which direction is meant?
+        raise RoutebenchError(
+            f"{where}: write the threshold as a string with its direction, "
+            f"\"+{abs(value):g}\" (fail on an increase) or \"-{abs(value):g}\" (a decrease), "
+            f"{_EXAMPLE}")
     t = _THRESHOLD.fullmatch(value.strip())
     if not t:
         raise RoutebenchError(
@@ -168,9 +172,11 @@ def load_gates(path: str | os.PathLike[str]) -> list[Gate]:
         raise RoutebenchError(f"cannot read {str(p)!r}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RoutebenchError(f"{str(p)!r} is not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("routebench", {}).get("gate", {})
+    table: Any = data
+    for part in ("tool", "routebench", "gate"):
+        table = table.get(part, {}) if isinstance(table, dict) else None
     if not isinstance(table, dict):
-        raise RoutebenchError(f"{str(p)!r}: [tool.routebench.gate] must be a table of "
+        raise RoutebenchError(f"{str(p)!r}: tool.routebench.gate must be a table of "
                               f"metric = \"threshold\" lines, {_EXAMPLE}")
     return gates_from_mapping(table, f"{p.name} [tool.routebench.gate]")
 
@@ -249,6 +255,16 @@ def _label(r: Mapping[str, Any], varying: Mapping[str, list[str]]) -> str:
     params = r.get("params") or {}
     shown = [f"{k}={params[k]}" for k in varying.get(_name(r), ()) if k in params]
     return _name(r) + (":" + ",".join(shown) if shown else "")
+
+
+def _pair_label(b: Mapping[str, Any], n: Mapping[str, Any],
+                varying: Mapping[str, list[str]]) -> str:
+    """The new side's label; when the pair's parameters differ, both values of each."""
+    pb, pn = b.get("params") or {}, n.get("params") or {}
+    moved = [k for k in dict.fromkeys([*pb, *pn]) if pb.get(k, "-") != pn.get(k, "-")]
+    if not moved:
+        return _label(n, varying)
+    return _name(n) + ":" + ",".join(f"{k}={pb.get(k, '-')}->{pn.get(k, '-')}" for k in moved)
 
 
 # -- the comparison ----------------------------------------------------------
@@ -407,6 +423,10 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     those names.
     """
     gmap = dict(gates) if isinstance(gates, Mapping) else merge_gates(gates)
+    kb, kn = base.get("kind", "run"), new.get("kind", "run")
+    if kb != kn:
+        raise RoutebenchError(f"cannot compare a {kb!r} report with a {kn!r} report: compare "
+                              "two reports of the same command")
     b_res, n_res = base.get("results", []), new.get("results", [])
     known: set[str] = set()
     for r in (*b_res, *n_res):
@@ -425,6 +445,10 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     gmap = {m: g for m, g in gmap.items() if m in known}
 
     pairs, only_b, only_n = _match(b_res, n_res)
+    if not pairs and gmap:
+        raise RoutebenchError(
+            f"nothing to gate: the reports share no result (base: {len(b_res)}, new: "
+            f"{len(n_res)}); results are matched by strategy, parameters, trace and N")
     varying = _labels((*b_res, *n_res))
     cmp = Comparison([], len(pairs), len(only_b), len(only_n), gmap)
     if absent:
@@ -432,12 +456,12 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                          + ", ".join(absent))
     timing_unpaired = False
     for b, n in pairs:
-        group = (_label(n, varying), str(n.get("trace", n.get("scenario", ""))),
+        group = (_pair_label(b, n, varying), str(n.get("trace", n.get("scenario", ""))),
                  str(n.get("nodes", n.get("backends", ""))))
         bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
         names = list(nm) + [k for k in bm if k not in nm]
         for metric in names:
-            if wanted is not None and metric not in wanted:
+            if wanted is not None and metric not in wanted and metric not in gmap:
                 continue
             row = Row(group, metric, bm.get(metric), nm.get(metric), gate=gmap.get(metric))
             timing = metric in TIMING_METRICS
@@ -457,6 +481,9 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                     row.status = "not gated"
                     cmp.not_gated += 1
                     timing_unpaired = True
+                elif _is_num(row.old) and not _is_num(row.new):
+                    cmp.checked += 1  # a gated number went missing: that is no pass
+                    row.status = "FAIL"
                 elif not (_is_num(row.old) and _is_num(row.new)):
                     row.status = "n/a" if changed else "ok"
                 else:
@@ -474,9 +501,15 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     if timing_unpaired:
         cmp.notes.append(
             "note: timing gates apply only to samples timed in one job with interleaved "
-            "rounds (routebench ab, or routebench run --baseline BASE.json --base-python PY); "
-            "these reports' timings were taken separately, so their changes are shown, not gated"
+            "rounds (routebench ab, or routebench run --baseline BASE.json --base-python PY, "
+            f"which time {', '.join(INTERLEAVED_METRICS)}); these reports have no such rounds "
+            "for the timing metrics marked 'not gated', so their changes are shown, not gated"
         )
+    settings = _settings_difference(base, new, pairs)
+    if settings:
+        cmp.notes.append("note: the reports were made with different settings (" + settings
+                         + "): quality metrics then differ by sampling, not by code; gate on "
+                           "reports made with the same settings")
     env = _env_difference(base.get("environment") or {}, new.get("environment") or {})
     if env:
         cmp.notes.append("note: base and new environments differ: " + env)
@@ -487,6 +520,20 @@ def _median(xs: Sequence[float]) -> float:
     s = sorted(xs)
     h = len(s) // 2
     return float(s[h]) if len(s) % 2 else float((s[h - 1] + s[h]) / 2)
+
+
+def _settings_difference(base: Mapping[str, Any], new: Mapping[str, Any],
+                         pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
+    """The sampling settings (seed, request count, scenario) that differ between two reports."""
+    cb, cn = base.get("config") or {}, new.get("config") or {}
+    diffs = [f"{k} {cb.get(k)} -> {cn.get(k)}" for k in ("seed", "requests", "keys")
+             if isinstance(cb, Mapping) and isinstance(cn, Mapping) and k in cb and k in cn
+             and cb[k] != cn[k]]
+    for k in ("seed", "scenario_params"):  # per result (simulate records carry them)
+        moved = sum(1 for b, n in pairs if k in b and k in n and b[k] != n[k])
+        if moved and not any(d.startswith(f"{k} ") for d in diffs):
+            diffs.append(f"{k} differs in {moved} of {len(pairs)} paired results")
+    return "; ".join(diffs)
 
 
 def _env_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

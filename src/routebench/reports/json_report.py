@@ -152,4 +152,18 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise RoutebenchError(f"{str(p)!r} has schema {schema!r}; this routebench reads {SCHEMA!r}")
     if not isinstance(data.get("results"), list):
         raise RoutebenchError(f"{str(p)!r}: \"results\" must be a list")
+    for i, r in enumerate(data["results"]):
+        what = f"{str(p)!r}: result {i + 1}"
+        if not isinstance(r, dict):
+            raise RoutebenchError(f"{what} is {type(r).__name__}, expected an object")
+        if not isinstance(r.get("metrics", {}), dict):
+            raise RoutebenchError(f"{what}: \"metrics\" must be an object of name: number")
+        nodes = r.get("nodes")
+        if nodes is not None and (isinstance(nodes, bool) or not isinstance(nodes, int)):
+            raise RoutebenchError(f"{what}: \"nodes\" is {nodes!r}, expected a whole number")
+        bad = [k for k, v in r.get("metrics", {}).items()
+               if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+        if bad:
+            raise RoutebenchError(f"{what}: metric {bad[0]!r} is "
+                                  f"{r['metrics'][bad[0]]!r}, expected a number or null")
     return data

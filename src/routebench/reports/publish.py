@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from typing import Any
 from .._errors import RoutebenchError
 from .table import format_table, run_table
 
-__all__ = ["publish", "REPORT_MD", "REPORT_HTML"]
+__all__ = ["publish", "Published", "REPORT_MD", "REPORT_HTML"]
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -59,6 +60,14 @@ class _Table:
 
 
 @dataclass
+class Published:
+    """What ``publish`` wrote, and its comparison with the baseline (``None`` without one)."""
+
+    files: list[Path]
+    comparison: Any = None
+
+
+@dataclass
 class _Image:
     path: Path
     alt: str
@@ -83,12 +92,12 @@ def _require_matplotlib() -> None:
 def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.PathLike[str],
             *, title: str = "routebench report", baseline: Mapping[str, Any] | None = None,
             gates: Mapping[str, Any] | None = None, confidence: float = 0.95,
-            image_format: str = "png") -> list[Path]:
+            image_format: str = "png") -> Published:
     """Write the report for ``reports`` (``(path, report)`` pairs) into ``outdir``.
 
     With ``baseline``, the last report is compared with it under ``gates``
-    (see ``routebench.reports.compare``). Returns the files written: the
-    Markdown, the HTML page, then the images.
+    (see ``routebench.reports.compare``). Returns the files written (the
+    Markdown, the HTML page, then the images) and that comparison.
     """
     from . import _plots
 
@@ -104,13 +113,22 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
     except OSError as exc:
         raise RoutebenchError(f"cannot create {str(img)!r}: {exc.strerror}") from None
 
-    static = _plots.unique(r for _, rep in reports if rep.get("kind", "run") == "run"
-                           for r in rep["results"])
+    every = [(p, r) for p, rep in reports if rep.get("kind", "run") == "run"
+             for r in rep["results"]]
+    static = _plots.unique(r for _, r in every)
+    kept = {id(r) for r in static}
+    repeated = [p for p, r in every if id(r) not in kept]
     sims = [r for _, rep in reports if rep.get("kind") == "simulate" for r in rep["results"]]
     others = [(p, rep) for p, rep in reports if rep.get("kind", "run") not in ("run", "simulate")]
     colors = _plots.Colors(r.get("strategy", "?") for r in static + sims)
 
     blocks: list[Any] = [_Heading(title, 1), _Text(_intro(reports))]
+    if repeated:
+        files = ", ".join(f"`{Path(p).name}` ({n})" for p, n in Counter(repeated).items())
+        blocks.append(_Text(
+            f"{len(repeated)} result(s) repeat a scenario an earlier file already has (same "
+            f"strategy, parameters, trace and N) and are shown once, from the first file: "
+            f"{files}. Use `routebench compare` to see how repeated runs differ."))
     written: list[Path] = []
 
     def figure(fn: Any, rows: Any, stem: str, alt: str, caption: str, *extra: Any) -> None:
@@ -190,7 +208,7 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
         page.write_text(_html(blocks, title), encoding="utf-8")
     except OSError as exc:
         raise RoutebenchError(f"cannot write the report in {str(out)!r}: {exc.strerror}") from None
-    return [md, page, *written]
+    return Published([md, page, *written], cmp)
 
 
 def _intro(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
