@@ -78,6 +78,8 @@ def test_records_carry_rounds_blocks_and_one_session():
 def test_bad_setups_are_clear_errors(tmp_path):
     with pytest.raises(RoutebenchError, match="unknown strategy 'rign'"):
         interleaved_timing(["rign"], [5], LocalArm(), LocalArm(), rounds=3, processes=1)
+    with pytest.raises(RoutebenchError, match="'p2c' is a balancer: A/B timing times keyed"):
+        interleaved_timing(["p2c"], [5], LocalArm(), LocalArm(), rounds=3, processes=1)
     with pytest.raises(RoutebenchError, match="rounds 2"):
         interleaved_timing(["ring"], [5], LocalArm(), LocalArm(), rounds=2)
     with pytest.raises(RoutebenchError, match="not an executable"):

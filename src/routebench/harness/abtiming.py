@@ -97,7 +97,7 @@ class _Local:
             if msg["op"] == "setup":
                 return self.bench.setup(msg)
             return {"ok": True, "sample": self.bench.time(int(msg["index"]))}
-        except RoutebenchError as exc:
+        except (RoutebenchError, TypeError) as exc:  # TypeError: the worker's "not keyed"
             return {"error": str(exc)}
 
     def close(self) -> None:
