@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import routebench
-from routebench import KeyedStrategy, RoutebenchError
+from routebench import RoutebenchError
+from routebench.strategies.modulo import ModuloStrategy
 from routebench.testing import (
     Tolerance,
     assert_balanced,
@@ -48,20 +49,11 @@ def test_exact_strategies_declare_no_slack():
                                                 properties=("leave",))["leave"].detail
 
 
-class _ShuffledRing(KeyedStrategy):
+class _ShuffledRing(ModuloStrategy):
     """Claims to be consistent, but is hash mod N underneath: the suite must catch it."""
 
     name = "shuffled"
-    weighted = False
-
-    def _rebuild(self) -> None:
-        self._n = len(self._names)
-
-    def _lookup_one(self, digest: int) -> int:
-        return digest % self._n
-
-    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
-        return (digests % np.uint64(self._n)).astype(np.intp)
+    consistent = True
 
 
 class _Lopsided(_ShuffledRing):

@@ -37,6 +37,7 @@ from typing import Any
 
 from .._errors import RoutebenchError
 from . import _stats
+from .json_report import read_text
 from .table import format_table
 
 __all__ = [
@@ -167,10 +168,8 @@ def load_gates(path: str | os.PathLike[str]) -> list[Gate]:
     """The gates of ``[tool.routebench.gate]`` in a ``pyproject.toml`` (none if absent)."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RoutebenchError(f"cannot read {str(p)!r}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(read_text(p, "valid TOML"))
+    except tomllib.TOMLDecodeError as exc:
         raise RoutebenchError(f"{str(p)!r} is not valid TOML: {exc}") from None
     table: Any = data
     for part in ("tool", "routebench", "gate"):

@@ -134,14 +134,22 @@ def write_json(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
     return p
 
 
+def read_text(p: Path, what: str) -> str:
+    """A UTF-8 file's text; a one-line error when it cannot be read or is not ``what``."""
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutebenchError(f"cannot read {str(p)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RoutebenchError(f"{str(p)!r} is not {what}: {exc}") from None
+
+
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a report and check its schema; a clear error for anything else."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RoutebenchError(f"cannot read {str(p)!r}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(read_text(p, "JSON"))
+    except json.JSONDecodeError as exc:
         raise RoutebenchError(f"{str(p)!r} is not JSON: {exc}") from None
     schema = data.get("schema") if isinstance(data, dict) else None
     if not isinstance(schema, str) or not schema.startswith("routebench/"):
