@@ -474,21 +474,16 @@ def _record_load(gi, bi, bf, ser, end):
     pairs, so the series keeps the whole measured time at half the resolution.
     """
     n = gi[G_SER_N]
-    if n == ser.shape[0]:
-        half = n // 2
-        for i in range(half):
+    if n == ser.shape[0]:  # full (an even number of rows): merge neighbours in pairs
+        n //= 2
+        for i in range(n):
             ser[i, 0] = ser[2 * i + 1, 0]
             for c in range(1, ser.shape[1]):
                 ser[i, c] = ser[2 * i, c] + ser[2 * i + 1, c]
-        if n % 2 == 1:
-            for c in range(ser.shape[1]):
-                ser[half, c] = ser[n - 1, c]
-            half += 1
-        n = half
     ser[n, 0] = end
-    for b in range(bi.shape[1]):
+    for b in range(bi.shape[1]):  # windows close only while measuring
         cur = bf[BF_OUT_INT, b]
-        if gi[G_MEASURING] == 1 and end > bf[BF_T, b]:
+        if end > bf[BF_T, b]:
             cur += bi[B_OUT, b] * (end - bf[BF_T, b])
         ser[n, 1 + b] = cur - bf[BF_OUT_SNAP, b]
         bf[BF_OUT_SNAP, b] = cur

@@ -48,7 +48,7 @@ STORES = ("local", "external")
 #: fresh hash keys (session ids, new addresses) mapped per block, growing to BLOCK
 BLOCK = 1 << 16
 _FIRST_BLOCK = 1 << 12
-#: rows of the load-over-time series (``SimResult.series``)
+#: rows of the load-over-time series (``SimResult.series``); even: full rows merge in pairs
 SERIES_ROWS = 256
 _POLICY_CODES = {
     "round-robin": core.P_ROUND_ROBIN, "random": core.P_RANDOM,
@@ -836,13 +836,11 @@ class _Sim:
     def series(self) -> dict[str, Any]:
         """Load over measured time: mean outstanding requests per backend, per window."""
         n = int(self.gi[core.G_SER_N])
-        ends = self.ser[:n, 0]
+        ends = self.ser[:n, 0]  # every window recorded has a length > 0
         starts = np.concatenate(([float(self.sc.warmup)], ends[:-1]))
-        length = ends - starts
-        keep = length > 0
-        load = self.ser[:n, 1:][keep] / length[keep, None]
-        return {"t": [float(t) for t in ends[keep]],
-                "load": [[round(float(x), 4) for x in row] for row in load],
+        load = self.ser[:n, 1:] / (ends - starts)[:, None]
+        return {"t": ends.tolist(),
+                "load": np.round(load, 4).tolist(),
                 "backends": list(self.names)}
 
     def backends(self) -> list[dict[str, Any]]:
