@@ -105,6 +105,10 @@ def test_nginx_log_format_with_cookie_sessions(tmp_path):
     assert cols["request_time"] == [b"0.010"] * 3
     with pytest.raises(RoutebenchError, match=r"needs cookies"):
         open_trace(str(path), route_on="session", session="cookie:sid")
+    # the cookie session as the one extra column while routing on something else
+    t = open_trace(str(path), log_format=fmt, route_on="client", session="cookie:sid")
+    t.with_columns("session")
+    assert [k for c in t.chunks() for k in c.columns["session"].keys()] == [b"a", b"b", b"a"]
 
 
 def test_apache_logformat_string(tmp_path):

@@ -95,9 +95,8 @@ class ChunkReader:
         # the raw columns the chunks are built from: only their slices are kept
         keep = set(self._route_sources())
         for c in columns:
-            keep |= {"client", "ua"} if c in ("client24", "user", "session") else {c}
-        if route_on == "session" and opts.session.startswith("cookie:"):
-            keep.add(self._cookie_source(opts.session.partition(":")[2]))
+            keep |= (set(self._session_sources()) if c == "session" else
+                     {"client", "ua"} if c in ("client24", "user") else {c})
         self.keep = sorted(keep)
         self.workers = max(1, min(2, os.cpu_count() or 1))
         sample = sample or head
@@ -282,16 +281,20 @@ class ChunkReader:
         r = self.route_on
         if r in ("client24", "user"):
             return ["client"]
-        if r == "session":
-            kind, _, name = self.opts.session.partition(":")
-            if kind == "cookie":
-                return [self._cookie_source(name)]
-            if kind == "field":
-                return [name]
-            if "session" in self.fmt.raw:
-                return ["session"]
-            return ["client"]
+        if r == "session":  # the session's identity; the user agent is optional
+            return self._session_sources()[:1]
         return [r]
+
+    def _session_sources(self) -> list[str]:
+        """The raw columns the ``session`` column is made from (see ``_session``)."""
+        kind, _, name = self.opts.session.partition(":")
+        if kind == "cookie":
+            return [self._cookie_source(name)]
+        if kind == "field":
+            return [name]
+        if "session" in self.fmt.raw:
+            return ["session"]
+        return ["client", "ua"]
 
     def _cookie_source(self, name: str) -> str:
         raw = self.fmt.raw
