@@ -137,3 +137,15 @@ def test_simulate_takes_arrivals_from_a_trace(capsys, tmp_path):
     assert report["results"][0]["metrics"]["sessions"] == 6
     rc, _, err = run(capsys, "simulate", "--trace", "zipf", "--no-json")
     assert rc == 2 and "no request times" in err
+
+
+@pytest.mark.parametrize("name", ["t.log.gzip", "t.log.lzma", "t.csv.zstd"])
+def test_every_compression_suffix_names_both_format_and_compression(capsys, tmp_path, name):
+    path = tmp_path / name
+    trace = "access-log" if ".log" in name else "uniform"
+    rc, _, _ = run(capsys, "trace", "generate", trace, "--requests", "500", "-o", str(path),
+                   "-q")
+    assert rc == 0
+    rc, out, _ = run(capsys, "trace", "inspect", str(path), "-q")
+    kind = {"gzip": "gzip", "lzma": "xz", "zstd": "zstd"}[name.rsplit(".", 1)[1]]
+    assert rc == 0 and "500 read, 500 used, 0 rejected" in out and f"compression {kind}" in out

@@ -38,6 +38,8 @@ import numpy as np
 
 from .._errors import RoutebenchError, choices
 from ._trace import Chunk, InternedColumn, KeyColumn, Trace
+from .readers._io import compression_of_name, strip_compression_suffix
+from .synthetic import ACCESS_LOG_EPOCH
 
 __all__ = ["WRITE_FORMATS", "write_trace", "open_output", "format_for_path"]
 
@@ -48,11 +50,7 @@ _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep
 
 def format_for_path(path: str) -> str | None:
     """The write format a file name suggests (``x.log.gz`` -> access-log), or None."""
-    base = os.path.basename(path).lower()
-    for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    ext = os.path.splitext(base)[1]
+    ext = os.path.splitext(strip_compression_suffix(path))[1]
     return {".log": "access-log", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
             ".ndjson": "jsonl", ".json": "jsonl"}.get(ext)
 
@@ -68,20 +66,20 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    low = path.lower()
+    kind = compression_of_name(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         raw = open(tmp, "wb")  # noqa: SIM115
     except OSError as exc:
         raise RoutebenchError(f"cannot write {path!r}: {exc.strerror}") from None
     try:
-        if low.endswith((".gz", ".gzip")):
+        if kind == "gzip":
             out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
-        elif low.endswith(".bz2"):
+        elif kind == "bz2":
             out = bz2.BZ2File(raw, mode="wb")
-        elif low.endswith((".xz", ".lzma")):
+        elif kind == "xz":
             out = lzma.LZMAFile(raw, mode="wb")
-        elif low.endswith((".zst", ".zstd")):
+        elif kind == "zstd":
             import zstandard
 
             out = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
@@ -165,7 +163,7 @@ def _access_lines(chunk: Chunk, start_index: int, clf: _ClfTime) -> bytes:
     if chunk.ts is not None:
         secs = np.floor(chunk.ts).astype(np.int64)
     else:
-        secs = 1704067200 + (start_index + np.arange(n)) // 1000
+        secs = int(ACCESS_LOG_EPOCH) + (start_index + np.arange(n)) // 1000
     usec, inv = np.unique(secs, return_inverse=True)
     tv = [clf(s) for s in usec.tolist()]
     times = [tv[i] for i in inv.reshape(-1).tolist()]

@@ -7,14 +7,14 @@ once per hash function (``InternedColumn`` over a per-chunk ``Vocabulary``).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from ...hashing import Hasher, get_hasher
 from .._trace import InternedColumn, KeyColumn, Vocabulary
 
-__all__ = ["LazyColumn", "interned", "mapped", "paired", "prefix_of", "cookie_value",
+__all__ = ["LazyColumn", "mapped", "paired", "prefix_of", "cookie_value",
            "Sessionizer"]
 
 
@@ -42,11 +42,6 @@ class LazyColumn(KeyColumn):
 
     def keys(self, n: int | None = None) -> list[bytes]:
         return self.column.keys(n)
-
-
-def interned(ids: np.ndarray, values: Callable[[], Sequence[bytes]], size: int) -> InternedColumn:
-    """An interned column whose distinct values are made on first use."""
-    return InternedColumn(ids, Vocabulary(size, values))
 
 
 def _reintern(keys: list[bytes]) -> tuple[np.ndarray, list[bytes]]:

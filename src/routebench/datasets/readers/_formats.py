@@ -18,6 +18,7 @@ import numpy as np
 from ..._errors import RoutebenchError, choices
 from .._trace import DEFAULT_CHUNK
 from . import _kernels as K
+from ._io import strip_compression_suffix
 from ._logformat import _TIME_VARS, BUILTIN_LOG_FORMATS, LogProgram, compile_log_format
 
 __all__ = ["ReadOptions", "Piece", "TraceFormat", "FORMATS", "FORMAT_ALIASES", "detect_format",
@@ -174,7 +175,6 @@ class AccessLog(TraceFormat):
         nf = len(p.fields)
         self.req_slot = p.slot("request")
         self.url_slot, self.path_slot = nf, nf + 1
-        self.nslots = nf + 2
         if self.client_var:
             slots["client"] = slots[self.client_var]
         if "http_user_agent" in slots:
@@ -334,7 +334,6 @@ class Delimited(TraceFormat):
             if header and all(_is_number(c) for c in first if c):
                 header = False
         self.header_lines = 1 if header else 0
-        self.header = first if header else None
         out: dict[str, int] = {}
         if given:
             for col, src in given.items():
@@ -606,11 +605,7 @@ def detect_format(head: bytes, path: str) -> str | None:
     """The format name that fits the first bytes of a trace (and its name), or None."""
     import os
 
-    base = os.path.basename(path).lower()
-    for suffix in (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zstd"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    ext = os.path.splitext(base)[1]
+    ext = os.path.splitext(strip_compression_suffix(path))[1]
     if ext in _EXT_FORMAT:
         return _EXT_FORMAT[ext]
     lines = [ln.rstrip(b"\r") for ln in head.split(b"\n")[:-1] if ln.strip()][:50]

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from ..._errors import RoutebenchError
 
-__all__ = ["COMPRESSIONS", "BLOCK", "open_bytes", "sniff_compression", "display_name"]
+__all__ = ["COMPRESSIONS", "BLOCK", "open_bytes", "sniff_compression", "display_name",
+           "compression_of_name", "strip_compression_suffix"]
 
 #: magic bytes -> compression name
 _MAGIC = (
@@ -30,6 +31,23 @@ COMPRESSIONS = ("none", "gzip", "bz2", "xz", "zstd")
 
 #: decompressed bytes read at a time by the block readers
 BLOCK = 64 << 20
+
+
+#: file-name suffix -> the compression it names (writers compress by it, readers skip it)
+_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz",
+             ".zst": "zstd", ".zstd": "zstd"}
+
+
+def compression_of_name(path: str) -> str:
+    """The compression a file name's suffix names, or ``"none"``."""
+    return _SUFFIXES.get(os.path.splitext(path.lower())[1], "none")
+
+
+def strip_compression_suffix(name: str) -> str:
+    """``x.log.gz`` -> ``x.log`` (lower-cased): the name whose extension tells the format."""
+    base = os.path.basename(name).lower()
+    stem, ext = os.path.splitext(base)
+    return stem if ext in _SUFFIXES else base
 
 
 def display_name(path: str | os.PathLike[str]) -> str:

@@ -14,14 +14,14 @@ from numba import njit
 
 __all__ = [
     "E_OK", "E_BLANK", "E_LITERAL", "E_FIELD", "E_TIME", "E_STATUS", "E_FIELDS", "E_QUOTE",
-    "F_TEXT", "F_TIME_CLF", "F_TIME_ISO", "F_EPOCH", "F_STATUS", "F_NUMBER",
+    "F_TEXT", "F_TIME_CLF", "F_TIME_ISO", "F_EPOCH", "F_STATUS",
     "parse_log_lines", "parse_delimited", "intern_rows", "intern_slices", "line_spans",
 ]
 
 # error codes, one a rejected line
 E_OK, E_BLANK, E_LITERAL, E_FIELD, E_TIME, E_STATUS, E_FIELDS, E_QUOTE = range(8)
 # field types of an access-log format
-F_TEXT, F_TIME_CLF, F_TIME_ISO, F_EPOCH, F_STATUS, F_NUMBER = range(6)
+F_TEXT, F_TIME_CLF, F_TIME_ISO, F_EPOCH, F_STATUS = range(5)
 
 _NAN = np.nan
 
