@@ -139,13 +139,14 @@ def test_simulate_takes_arrivals_from_a_trace(capsys, tmp_path):
     assert rc == 2 and "no request times" in err
 
 
-@pytest.mark.parametrize("name", ["t.log.gzip", "t.log.lzma", "t.csv.zstd"])
+@pytest.mark.parametrize("name", ["t.jsonl.gzip", "t.tsv.lzma", "t.jsonl.zstd"])
 def test_every_compression_suffix_names_both_format_and_compression(capsys, tmp_path, name):
     path = tmp_path / name
-    trace = "access-log" if ".log" in name else "uniform"
-    rc, _, _ = run(capsys, "trace", "generate", trace, "--requests", "500", "-o", str(path),
+    rc, _, _ = run(capsys, "trace", "generate", "uniform", "--requests", "500", "-o", str(path),
                    "-q")
     assert rc == 0
     rc, out, _ = run(capsys, "trace", "inspect", str(path), "-q")
-    kind = {"gzip": "gzip", "lzma": "xz", "zstd": "zstd"}[name.rsplit(".", 1)[1]]
+    fmt, comp = name.split(".")[1:]
+    kind = {"gzip": "gzip", "lzma": "xz", "zstd": "zstd"}[comp]
     assert rc == 0 and "500 read, 500 used, 0 rejected" in out and f"compression {kind}" in out
+    assert f"format:     {fmt}, compression {kind}" in out
