@@ -221,8 +221,7 @@ def remap_on_leave(strategy: KeyedStrategy, node: str | None = None,
     t = s.copy()
     t.remove(node)
     a0 = s.lookup_many(d)
-    to_base = np.array([s.nodes.index(x) for x in t.nodes], dtype=np.intp)
-    b = to_base[t.lookup_many(d)]
+    b = metrics.survivor_index(s.nodes, t.nodes)[t.lookup_many(d)]
     moved = b != a0
     i = s.nodes.index(node)
     return Remap(float(moved.mean()), metrics.remap_ideal_leave(s.weights, i),
@@ -395,27 +394,14 @@ def _determinism(subj: _Subject, st: Any, settings: Any, seen: dict[str, float])
 def _join_once(subj: _Subject, nodes: list[str], w: list[float] | None, name: str,
                new_w: float) -> tuple[float, float, float]:
     """(moved, ideal, between survivors) when ``name`` joins ``nodes``."""
-    s = subj.build(nodes, w)
-    d = s.digest(subj.keys)
-    t = s.copy()
-    t.add(name, new_w)
-    a0, a1 = s.lookup_many(d), t.lookup_many(d)
-    moved = a1 != a0
-    surv = float((moved & (a1 != len(nodes))).mean())
-    return float(moved.mean()), metrics.remap_ideal_join(s.weights, new_w), surv
+    r = remap_on_join(subj.build(nodes, w), name, new_w, subj.keys)
+    return r.moved, r.ideal, r.between_survivors
 
 
 def _leave_once(subj: _Subject, nodes: list[str], w: list[float] | None,
                 index: int) -> tuple[float, float, float]:
-    s = subj.build(nodes, w)
-    d = s.digest(subj.keys)
-    t = s.copy()
-    t.remove(nodes[index])
-    a0 = s.lookup_many(d)
-    b = np.array([s.nodes.index(x) for x in t.nodes], dtype=np.intp)[t.lookup_many(d)]
-    moved = b != a0
-    surv = float((moved & (a0 != index)).mean())
-    return float(moved.mean()), metrics.remap_ideal_leave(s.weights, index), surv
+    r = remap_on_leave(subj.build(nodes, w), nodes[index], subj.keys)
+    return r.moved, r.ideal, r.between_survivors
 
 
 def _join(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> None:

@@ -70,5 +70,12 @@ def remap_ideal_leave(weights: Sequence[float], index: int) -> float:
     return float(weights[index] / float(np.sum(weights)))
 
 
+def survivor_index(before: Sequence[str], after: Sequence[str]) -> np.ndarray:
+    """Each of ``after``'s nodes (a strategy after a leave) as its index in ``before``:
+    maps the survivors' lookups back onto the old numbering."""
+    at = {name: i for i, name in enumerate(before)}
+    return np.array([at[name] for name in after], dtype=np.intp)
+
+
 def fraction(part: int, total: int) -> float | None:
     return None if total <= 0 else float(part / total)

@@ -80,9 +80,7 @@ class StaticScenario:
             self.leave_node = self.base.nodes[li]
             self.leave = self.base.copy()
             self.leave.remove(self.leave_node)
-            self._leave_to_base = np.array(
-                [self.base.nodes.index(x) for x in self.leave.nodes], dtype=np.intp
-            )
+            self._leave_to_base = metrics.survivor_index(self.base.nodes, self.leave.nodes)
         # NAT skew: the same requests routed on the client IP and on the user
         self.nat = {"client", "user"} <= set(trace.columns)
         self.nat_counts = {c: np.zeros(n, dtype=np.int64) for c in ("client", "user")}
