@@ -36,11 +36,10 @@ class RoutebenchKit:
     def create(self, strategy: Any, nodes: Any, **params: Any) -> Any:
         """A strategy by name or class, with the session's hash unless ``hash=`` is given."""
         from routebench.harness.registry import registry
+        from routebench.testing import with_session_hash
 
         cls = registry.get(strategy) if isinstance(strategy, str) else strategy
-        if self.hash and "hash" not in params and any(p.name == "hash" for p in cls.params):
-            params["hash"] = self.hash
-        return cls(nodes, **params)
+        return cls(nodes, **with_session_hash(cls, params, self.hash))
 
     def keys(self, n: int = 100_000, seed: int = 0) -> list[bytes]:
         """Random keys (cached per size and seed for the session)."""
@@ -85,15 +84,11 @@ class RoutebenchKit:
 
     def check_conformance(self, strategy: Any, **kwargs: Any) -> Any:
         """``routebench.testing.check_strategy`` (the session's hash applies)."""
-        from routebench.testing import check_strategy
+        from routebench.harness.registry import registry
+        from routebench.testing import check_strategy, with_session_hash
 
-        if self.hash and "hash" not in kwargs:
-            from routebench.harness.registry import registry
-
-            cls = registry.get(strategy) if isinstance(strategy, str) else strategy
-            if any(p.name == "hash" for p in cls.params):
-                kwargs["hash"] = self.hash
-        return check_strategy(strategy, **kwargs)
+        cls = registry.get(strategy) if isinstance(strategy, str) else strategy
+        return check_strategy(cls, **with_session_hash(cls, kwargs, self.hash))
 
     def bench_lookup_many(self, benchmark: Any, strategy: Any, n: int = 100_000) -> float:
         """Benchmark ``lookup_many`` over ``n`` digests; returns (and records) ns per key."""

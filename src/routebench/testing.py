@@ -63,6 +63,7 @@ __all__ = [
     "check_strategy",
     "tolerance_for",
     "default_hash",
+    "with_session_hash",
     "random_keys",
     "balance_of",
     "Remap",
@@ -156,6 +157,16 @@ def default_hash() -> str | None:
     if h not in HASH_NAMES:
         raise RoutebenchError(f"{HASH_ENV}={h!r} is not a hash; available: {choices(HASH_NAMES)}")
     return h
+
+
+def with_session_hash(cls: type, params: dict[str, Any],
+                      hash_name: str | None = None) -> dict[str, Any]:
+    """``params`` plus ``hash=`` (``hash_name``, else ``$ROUTEBENCH_HASH``) when ``cls``
+    takes one and ``params`` does not name it."""
+    h = hash_name or default_hash()
+    if h and "hash" not in params and any(p.name == "hash" for p in getattr(cls, "params", ())):
+        return {**params, "hash": h}
+    return params
 
 
 # -- helpers a strategy's own tests use ------------------------------------
@@ -586,10 +597,7 @@ def check_strategy(strategy: str | type[KeyedStrategy], *, max_examples: int = 2
     unknown = [p for p in properties if p not in _CHECKS]
     if unknown:
         raise RoutebenchError(f"unknown property {unknown[0]!r}; available: {choices(PROPERTIES)}")
-    if "hash" not in params and any(p.name == "hash" for p in cls.params):
-        h = default_hash()
-        if h is not None:
-            params["hash"] = h
+    params = with_session_hash(cls, params)
     resolved = cls.resolve_params(params)
     tol = tolerance if tolerance is not None else tolerance_for(cls)
     subj = _Subject(cls, params, tol, random_keys(keys, 0 if seed is None else seed))
