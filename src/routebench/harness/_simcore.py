@@ -151,7 +151,7 @@ G_LOST_TTL = 19
 G_STATE_LOSSES = 20  # every loss event, a session can lose state more than once
 G_IPCH_SESSIONS = 21
 G_IPCH_LOST_SESSIONS = 22
-G_IPCH_EVENTS = 23
+# 23: unused
 G_BLK_NEXT = 24  # next fresh key id to hand out
 G_BLK_END = 25  # one past the last id the block covers
 G_BLK_BASE = 26  # id of blk_digest[0]
@@ -200,8 +200,7 @@ GF_NAT_LOAD_SUM = 17
 GF_ALL_LOAD_SUM = 18
 GF_LAST_DONE = 19
 GF_NEXT_TOPO = 20
-GF_LAT_SUM2 = 21
-NG_F = 22
+NG_F = 21
 
 # -- configuration ints ci[...] and floats cf[...] (read-only in the loop) ----------
 C_POLICY = 0
@@ -217,9 +216,7 @@ C_CLIENTS = 9
 C_MAXREQ = 10  # stop issuing after this many requests, 0 for no limit
 C_QLIMIT = 11  # queue limit per backend, 0 for none
 C_NSTATIC = 12  # entries in the static hash table
-C_NKEYS = 13  # content-key universe size
-C_BOUND_KEYED = 14  # bounded-load ring is in use
-NC_I = 16
+NC_I = 13
 CF_RATE = 0  # session arrival rate (Poisson)
 CF_LEN_A = 1
 CF_LEN_B = 2
@@ -755,7 +752,6 @@ def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_
         had = f & F_STATE != 0 and si[S_HOME, s] >= 0
         lost = had and si[S_HOME, s] != b
     if ipch and had:
-        gi[G_IPCH_EVENTS] += 1
         if f & F_IPCH_SEEN == 0:
             si[S_FLAGS, s] |= F_IPCH_SEEN
             gi[G_IPCH_SESSIONS] += 1
@@ -850,7 +846,6 @@ def _done(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, hist, h_t, h_s, h_k, s,
     if sf[SF_ISSUE, s] >= cf[CF_WARMUP]:
         _hist_add(hist, lat)
         gf[GF_LAT_SUM] += lat
-        gf[GF_LAT_SUM2] += lat * lat
         if lat > gf[GF_LAT_MAX]:
             gf[GF_LAT_MAX] = lat
         gi[G_DONE_MEASURED] += 1
