@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any, Protocol
 
 from .._errors import RoutebenchError
@@ -310,7 +311,7 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
                 "trace_params": {"name": "uniform", "keys": keys, "seed": seed},
                 "route_on": "key",
                 "nodes": sc["nodes"],
-                "metrics": {m: _median(v) for m, v in per_round.items()},
+                "metrics": {m: float(median(v)) for m, v in per_round.items()},
                 "timing": {"session": session, "arm": side, "blocks": blocks,
                            "rounds": per_round},
             })
@@ -322,9 +323,3 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
         rep["environment"] = env
         reports[side] = rep
     return ABResult(reports["base"], reports["new"], session)
-
-
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    h = len(s) // 2
-    return float(s[h]) if len(s) % 2 else float((s[h - 1] + s[h]) / 2)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
-from .._errors import RoutebenchError
-from .json_report import environment
+from .json_report import environment, write_atomic
+from .table import format_table
 
 __all__ = ["claims_markdown", "write_claims"]
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    return format_table(headers, rows, "github")
 
 
 def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: float) -> str:
@@ -73,14 +70,5 @@ def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: fl
 def write_claims(path: str | os.PathLike[str], results: Sequence[Any], *, size: str, seed: int,
                  elapsed: float) -> Path:
     """Write the report atomically; a clear error if the path cannot be written."""
-    p = Path(path)
     text = claims_markdown(results, size=size, seed=seed, elapsed=elapsed)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name + ".", dir=p.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise RoutebenchError(f"cannot write claims report {str(p)!r}: {exc.strerror}") from None
-    return p
+    return write_atomic(path, text, "claims report")

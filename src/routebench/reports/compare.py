@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from .._errors import RoutebenchError
@@ -470,8 +471,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                 if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
                     row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
                     row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
-                    row.old = _median(xb)
-                    row.new = _median(xn)
+                    row.old = float(median(xb))
+                    row.new = float(median(xn))
             changed = row.old != row.new
             cmp.changed += changed
             g = row.gate
@@ -513,12 +514,6 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     if env:
         cmp.notes.append("note: base and new environments differ: " + env)
     return cmp
-
-
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    h = len(s) // 2
-    return float(s[h]) if len(s) % 2 else float((s[h - 1] + s[h]) / 2)
 
 
 def _settings_difference(base: Mapping[str, Any], new: Mapping[str, Any],

@@ -121,16 +121,25 @@ def make_report(kind: str, results: list[dict[str, Any]], config: dict[str, Any]
 
 def write_json(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
     """Write a report atomically (a crash leaves the old file, not half a new one)."""
-    p = Path(path)
     text = json.dumps(_clean(report), indent=1, allow_nan=False)
+    return write_atomic(path, text + "\n", "JSON report")
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, what: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``:
+    a crash leaves the old file, never half a new one (nor the temporary file)."""
+    p = Path(path)
+    tmp = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=p.name + ".", dir=p.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+            f.write(text)
         os.replace(tmp, p)
     except OSError as exc:
-        raise RoutebenchError(f"cannot write JSON report {str(p)!r}: {exc.strerror}") from None
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise RoutebenchError(f"cannot write {what} {str(p)!r}: {exc.strerror}") from None
     return p
 
 
