@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cls = registry.get(spec.name)
         cls.resolve_params(spec.params)
     nodes = _node_counts(args.nodes) if args.nodes else list(DEFAULT_NODES)
-    base = None
+    base = gates = None
     if args.base_python and not args.baseline:
         raise RoutebenchError("--base-python times the base against this run: give "
                               "--baseline BASE.json too")
@@ -130,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .reports import read_json
 
         base = read_json(args.baseline)
-        _gates(args, {m for r in base["results"] for m in (r.get("metrics") or {})},
+        gates = _gates(args, {m for r in base["results"] for m in (r.get("metrics") or {})},
                f"of the baseline {args.baseline!r}")
     keys = _count(args.keys, "--keys") if args.keys else None
     traces = _open_traces(args.trace or DEFAULT_TRACES, keys, args)
@@ -177,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
     if base is not None:
         print()
-        return _print_comparison(args, base, report)
+        return _print_comparison(args, base, report, gates or {})
     return 0
 
 
@@ -209,11 +209,10 @@ def _gates(args: argparse.Namespace, known: Iterable[str] | None = None,
     return merge_gates(config, cli)
 
 
-def _print_comparison(args: argparse.Namespace, base: dict[str, Any],
-                      new: dict[str, Any]) -> int:
+def _print_comparison(args: argparse.Namespace, base: dict[str, Any], new: dict[str, Any],
+                      gates: dict[str, Any]) -> int:
     from .reports.compare import compare
 
-    gates = _gates(args)
     cmp = compare(base, new, gates, confidence=args.confidence, show_all=args.all,
                   metrics=args.metric)
     if cmp.rows:
@@ -226,9 +225,9 @@ def _print_comparison(args: argparse.Namespace, base: dict[str, Any],
 def cmd_compare(args: argparse.Namespace) -> int:
     from .reports import read_json
 
-    _gates(args)  # a bad gate is reported before the files are read
+    gates = _gates(args)  # a bad gate is reported before the files are read
     base, new = read_json(args.base), read_json(args.new)
-    return _print_comparison(args, base, new)
+    return _print_comparison(args, base, new, gates)
 
 
 # -- ab --------------------------------------------------------------------
@@ -239,7 +238,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from .reports import write_json
     from .reports.compare import INTERLEAVED_METRICS
 
-    _gates(args, INTERLEAVED_METRICS, "that routebench ab times")
+    gates = _gates(args, INTERLEAVED_METRICS, "that routebench ab times")
     if args.processes is None:
         args.processes = min(4, args.rounds)
     specs = (
@@ -259,7 +258,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
         if path:
             _say(args, f"wrote {write_json(path, rep)}")
     args.all = True
-    return _print_comparison(args, ab.base, ab.new)
+    return _print_comparison(args, ab.base, ab.new, gates)
 
 
 # -- report ----------------------------------------------------------------

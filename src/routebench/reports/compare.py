@@ -103,11 +103,12 @@ class Gate:
         allowed = abs(old) * self.amount if self.relative else self.amount
         return (new - old) * self.sign - allowed > 1e-12 * max(abs(old), abs(new))
 
-    def fails_interval(self, ratio: _stats.Interval, diff: _stats.Interval) -> bool:
+    def fails_interval(self, ratio: _stats.Interval, diff: _stats.Interval | None) -> bool:
         """Whether the whole confidence interval lies beyond the threshold."""
         if self.relative:
             edge = 1 + self.sign * self.amount
             return ratio.low > edge if self.sign > 0 else ratio.high < edge
+        assert diff is not None, "an absolute timing gate needs the difference's interval"
         return diff.low > self.amount if self.sign > 0 else diff.high < -self.amount
 
 
@@ -277,7 +278,7 @@ class Row:
     old: Any = None
     new: Any = None
     ratio: _stats.Interval | None = None  # timing with interleaved samples
-    diff: _stats.Interval | None = None
+    diff: _stats.Interval | None = None  # the same as new - base, for an absolute gate
     gate: Gate | None = None
     status: str = ""  # "", "ok", "FAIL", "not gated", "n/a", "only in base", "only in new"
 
@@ -470,7 +471,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                 sn, xn, _ = _samples(n, metric)
                 if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
                     row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
-                    row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
+                    if row.gate is not None and not row.gate.relative:  # only it reads diff
+                        row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
                     row.old = float(median(xb))
                     row.new = float(median(xn))
             changed = row.old != row.new
