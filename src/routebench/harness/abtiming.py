@@ -319,7 +319,5 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
         env.update(infos[side]["environment"])
         env["arm"] = side
         env["arm_label"] = getattr(arm, "label", "") or side
-        rep = make_report("ab", records, {**config, "arm": side}, command)
-        rep["environment"] = env
-        reports[side] = rep
+        reports[side] = make_report("ab", records, {**config, "arm": side}, command, env)
     return ABResult(reports["base"], reports["new"], session)

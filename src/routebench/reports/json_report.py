@@ -107,13 +107,16 @@ def _clean(x: Any) -> Any:
 
 
 def make_report(kind: str, results: list[dict[str, Any]], config: dict[str, Any],
-                command: list[str] | None = None) -> dict[str, Any]:
+                command: list[str] | None = None,
+                env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report; ``env`` is the environment block when the caller has one (default: this
+    process's, from ``environment()``)."""
     return {
         "schema": SCHEMA,
         "kind": kind,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(sys.argv if command is None else command),
-        "environment": environment(),
+        "environment": environment() if env is None else env,
         "config": config,
         "results": results,
     }
