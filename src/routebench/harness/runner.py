@@ -50,13 +50,13 @@ class StaticScenario:
     """One strategy at one node count over one trace: balance, remap, NAT skew."""
 
     def __init__(self, spec: StrategySpec, n: int, trace: Trace, seed: int,
-                 reg: Registry = registry, route_on: str | None = None) -> None:
+                 reg: Registry = registry) -> None:
         if n < 1:
             raise RoutebenchError(f"node count {n}: need at least 1 node")
         self.spec = spec
         self.n = n
         self.trace = trace
-        self.route_on = route_on or trace.route_on
+        self.route_on = trace.route_on  # the column run_static samples too
         self._reg = reg
         self.base = reg.create_keyed(spec.name, [_node_name(i) for i in range(n)], **spec.params)
         self.hasher = self.base.hasher

@@ -66,18 +66,25 @@ def batch_ns_per_item(fn: Callable[[], Any], items: int, *, min_time: float = 0.
                       min_rounds: int = 3, max_rounds: int = 50) -> float:
     """Best-of-rounds time of ``fn()`` over ``items`` in ns per item."""
     fn()  # warm-up (and numba compilation on a cold cache)
+    with _NoGC():
+        best = _best_seconds(fn, min_rounds, min_time, max_rounds)
+    return best / max(items, 1) * 1e9
+
+
+def _best_seconds(fn: Callable[[], Any], min_rounds: int, min_time: float,
+                  max_rounds: int) -> float:
+    """The fastest of at least ``min_rounds`` calls, more while under ``min_time`` in all."""
     best = float("inf")
     spent = 0.0
     rounds = 0
-    with _NoGC():
-        while rounds < min_rounds or (spent < min_time and rounds < max_rounds):
-            t0 = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t0
-            best = min(best, dt)
-            spent += dt
-            rounds += 1
-    return best / max(items, 1) * 1e9
+    while rounds < min_rounds or (spent < min_time and rounds < max_rounds):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        spent += dt
+        rounds += 1
+    return best
 
 
 def build_cost(factory: Callable[[], Any], *, min_time: float = 0.02,
@@ -89,16 +96,7 @@ def build_cost(factory: Callable[[], Any], *, min_time: float = 0.02,
     build so tracing does not slow the timed ones.
     """
     factory()  # warm-up
-    best = float("inf")
-    spent = 0.0
-    rounds = 0
-    while rounds < 1 or (spent < min_time and rounds < max_rounds):
-        t0 = time.perf_counter()
-        factory()
-        dt = time.perf_counter() - t0
-        best = min(best, dt)
-        spent += dt
-        rounds += 1
+    best = _best_seconds(factory, 1, min_time, max_rounds)
     gc.collect()
     tracing = tracemalloc.is_tracing()
     if not tracing:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .._errors import RoutebenchError, choices
 from ._base import HASH_PARAM, Balancer, Param, Policy
+from ._live import ROUTE_ON
 
 __all__ = [
     "RoundRobin",
@@ -24,7 +25,6 @@ __all__ = [
 
 #: balancers a sticky cookie can use for a session's first pick
 BASES = ("round-robin", "random", "least-connections", "p2c")
-ON = ("ip", "session", "user", "key")
 
 
 def _keyed_check(value: str) -> str | None:
@@ -119,7 +119,7 @@ class KeyHash(Balancer):
     summary = ("routes on a hash of a request attribute (session, ip, user or content key) "
                "through a keyed strategy; no load feedback")
     params = (
-        Param("on", "key", "the attribute hashed: session, ip, user or key", choices=ON),
+        Param("on", "key", "the attribute hashed: session, ip, user or key", choices=ROUTE_ON),
         Param("keyed", "ring", _KEYED.help, check=_keyed_check),
         HASH_PARAM,
     )
@@ -137,7 +137,7 @@ class BoundedLoad(Balancer):
     params = (
         Param("eps", 0.25, "capacity slack: 0.25 is HAProxy's hash-balance-factor 125",
               check=lambda v: None if v > 0 else "must be above 0"),
-        Param("on", "session", "the attribute hashed: session, ip, user or key", choices=ON),
+        Param("on", "session", "the attribute hashed: session, ip, user or key", choices=ROUTE_ON),
         Param("vnodes", 160, "ring points per backend", minimum=1),
         HASH_PARAM,
     )
