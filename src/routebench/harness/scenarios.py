@@ -26,9 +26,6 @@ class Preset:
     balancers: tuple[str, ...]
     fields: Mapping[str, Any] = field(default_factory=dict)
 
-    def scenario(self, **overrides: Any) -> Scenario:
-        return Scenario(**{**dict(self.fields), **overrides})
-
 
 _STICKY_FREE = ("cookie-sticky", "ip-hash-sticky", "round-robin", "least-connections", "p2c")
 

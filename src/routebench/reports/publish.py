@@ -298,17 +298,13 @@ def _generic_table(results: Sequence[Mapping[str, Any]]) -> _Table:
 
 
 # -- rendering ---------------------------------------------------------------
-def _md_inline(text: str) -> str:
-    return text
-
-
 def _markdown(blocks: Sequence[Any], out: Path) -> str:
     lines: list[str] = []
     for b in blocks:
         if isinstance(b, _Heading):
             lines += ["#" * b.level + " " + b.text, ""]
         elif isinstance(b, _Text):
-            lines += [_md_inline(b.text), ""]
+            lines += [b.text, ""]
         elif isinstance(b, _Table):
             lines += [b.raw_md or format_table(b.headers, b.rows, "github"), ""]
         elif isinstance(b, _Image):
