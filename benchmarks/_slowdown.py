@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from routebench.harness.registry import registry
+from routebench.registry import registry
 
 __all__: list[str] = []
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from routebench.harness.abtiming import PythonArm, interleaved_timing
+from routebench.harness.ab import PythonArm, interleaved_timing
 from routebench.reports.compare import compare, parse_gate
 
 HERE = Path(__file__).resolve().parent

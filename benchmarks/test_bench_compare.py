@@ -15,8 +15,9 @@ import pytest
 
 import routebench
 from routebench.datasets import open_trace
-from routebench.harness.runner import StrategySpec, run_static
-from routebench.reports import compare, make_report, parse_gate, read_json, write_json
+from routebench.harness.static import StrategySpec, run_static
+from routebench.records import make_report
+from routebench.reports import compare, parse_gate, read_json, write_json
 
 
 @pytest.fixture(scope="module")

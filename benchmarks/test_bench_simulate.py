@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from routebench.harness.simulator import Scenario, simulate
+from routebench.harness.sim import Scenario, simulate
 
 #: the figure to reach on the project's 2-core machine
 BUDGET_S = 30.0

@@ -7,14 +7,14 @@ import functools
 from typing import Any
 
 from routebench.datasets import open_trace
-from routebench.harness.runner import StrategySpec, run_static
-from routebench.reports import make_report
+from routebench.harness.static import StrategySpec, run_static
+from routebench.records import make_report
 
 
 @functools.cache
 def _run(strategies: tuple[str, ...], nodes: tuple[int, ...], traces: tuple[str, ...],
          keys: int, seed: int, tag: int) -> dict[str, Any]:
-    from routebench.harness.registry import parse_spec
+    from routebench._params import parse_spec
 
     specs = [StrategySpec(*parse_spec(s)) for s in strategies]
     results = run_static(specs, nodes, [open_trace(t, keys, seed) for t in traces], seed=seed)

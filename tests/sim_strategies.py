@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from routebench.harness._simdist import Event
-from routebench.harness.simulator import Scenario
+from routebench.harness.sim import Event
+from routebench.harness.sim import Scenario
 
 __all__ = ["BALANCERS", "balancers", "scenarios"]
 

@@ -17,7 +17,7 @@ from _reportdata import small_run
 import routebench
 from routebench import RoutebenchError
 from routebench.cli import main
-from routebench.harness.abtiming import LocalArm, PythonArm, interleaved_timing
+from routebench.harness.ab import LocalArm, PythonArm, interleaved_timing
 from routebench.reports import compare, parse_gate, read_json, write_json
 
 GATES = [parse_gate("batch_ns_per_key: +10%")]

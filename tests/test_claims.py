@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from routebench.cli import main
-from routebench.harness.claims import CLAIMS
+from routebench.harness.experiments.claims import CLAIMS
 
 
 def test_claims_small(tmp_path: Path) -> None:

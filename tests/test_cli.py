@@ -26,7 +26,7 @@ def test_run_small_writes_table_and_json(capsys, tmp_path):
     assert code == 0, err
     assert "ring:vnodes=50" in out and "| jump" in out and "nat:groups=40" in out
     report = json.loads(path.read_text())
-    assert report["schema"] == "routebench/1"
+    assert report["schema"] == "routebench/2"
     env = report["environment"]
     for key in ("python", "numpy", "platform", "cpu", "routebench"):
         assert env[key]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from routebench import RoutebenchError
-from routebench.harness import Registry, parse_spec
+from routebench._params import parse_spec
+from routebench.registry import Registry
 
 PLUGIN = '''
 import numpy as np

@@ -10,8 +10,8 @@ from scipy.stats import chisquare
 
 from routebench.datasets import open_trace, synthetic_trace
 from routebench.harness import metrics
-from routebench.harness._distinct import DistinctSample
-from routebench.harness.runner import StrategySpec, run_static
+from routebench.datasets._distinct import DistinctSample
+from routebench.harness.static import StrategySpec, run_static
 from routebench.hashing import get_hasher
 
 
@@ -47,7 +47,7 @@ def results():
     specs = [StrategySpec("modulo"), StrategySpec("ring", {"vnodes": 200}), StrategySpec("jump"),
              StrategySpec("rendezvous"), StrategySpec("maglev")]
     traces = [open_trace("uniform", 40_000, seed=3), open_trace("nat", 40_000, seed=3)]
-    return run_static(specs, [10, 50], traces, seed=3)
+    return [r.to_json() for r in run_static(specs, [10, 50], traces, seed=3)]
 
 
 def by(results, strategy, trace, n):
@@ -84,7 +84,7 @@ def test_nat_groups_skew_ip_routing(results):
 
 def test_results_are_deterministic_for_a_seed(results):
     again = run_static([StrategySpec("ring", {"vnodes": 200})], [10],
-                       [open_trace("uniform", 40_000, seed=3)], seed=3)[0]
+                       [open_trace("uniform", 40_000, seed=3)], seed=3)[0].to_json()
     first = by(results, "ring", "uniform", 10)
     assert again["counts"] == first["counts"]
     quality = ("chi2", "peak_to_mean", "remap_join", "remap_leave", "monotonicity_violations")

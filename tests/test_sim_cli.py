@@ -36,7 +36,7 @@ def test_simulate_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert "p2c" in table and "cookie-sticky:base=p2c" in table
     assert "IP-change survival" in table and "crash: lost of pinned" in table
     data = json.loads(out.read_text())
-    assert data["schema"] == "routebench/1" and data["kind"] == "simulate"
+    assert data["schema"] == "routebench/2" and data["kind"] == "simulate"
     assert data["config"]["reproduce"].startswith("routebench simulate ")
     assert [r["strategy"] for r in data["results"]] == ["p2c", "cookie-sticky"]
     for r in data["results"]:

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from sim_strategies import balancers, scenarios
 
 from routebench import RoutebenchError
-from routebench.harness._simdist import Event
-from routebench.harness.registry import Registry
-from routebench.harness.simulator import Scenario, simulate
+from routebench.harness.sim import Event
+from routebench.registry import Registry
+from routebench.harness.sim import Scenario, simulate
 from routebench.strategies import Balancer, Policy
 
 
@@ -228,7 +228,7 @@ def test_bounded_load_caps_the_hot_key() -> None:
 
 
 def test_service_times_replayed_from_values() -> None:
-    from routebench.harness._simdist import Dist
+    from routebench.harness.sim import Dist
 
     sc = Scenario(backends=1, workers=64, session_rate=5.0, session_length=1,
                   service=Dist.from_values([0.010, 0.030]), requests=2000)
@@ -334,4 +334,4 @@ def test_load_series_averages_to_each_backends_mean_load(window) -> None:
     assert mean == pytest.approx(want, rel=1e-3, abs=1e-4)
     # the crashed backend holds nothing once the windows are past the crash
     assert np.all(load[t > 10.5, 2] == 0) and np.all(load[t < 9.5, 2] > 0)
-    assert r.record()["series"]["backends"] == [b["name"] for b in r.backends]
+    assert r.record().series["backends"] == [b["name"] for b in r.backends]

@@ -9,7 +9,7 @@ from _trace_helpers import combined, write
 from routebench import RoutebenchError
 from routebench.datasets import FileTrace, is_file_spec, open_trace
 from routebench.datasets.writers import write_trace
-from routebench.harness.runner import StrategySpec, run_static
+from routebench.harness.static import StrategySpec, run_static
 
 
 def test_open_trace_tells_names_from_files(tmp_path):
@@ -41,13 +41,13 @@ def test_replaying_a_written_trace_equals_replaying_its_source(tmp_path):
     path = tmp_path / "a.log.zst"
     write_trace(src, str(path), "access-log")
     specs = [StrategySpec("jump"), StrategySpec("maglev")]
-    mem = run_static(specs, [7], [open_trace("access-log:users=2000,groups=300,50", 30_000, 3)])
-    rec = run_static(specs, [7], [open_trace(str(path))])
+    mem = [r.to_json() for r in run_static(specs, [7], [open_trace("access-log:users=2000,groups=300,50", 30_000, 3)])]
+    rec = [r.to_json() for r in run_static(specs, [7], [open_trace(str(path))])]
     for a, b in zip(mem, rec):
         assert a["counts"] == b["counts"]
         for k in ("remap_join", "remap_leave", "nat_peak_to_mean_ip", "distinct_keys"):
             assert a["metrics"][k] == b["metrics"][k]
     # routing on the user: the file's user is client IP + user agent, so it can only be
     # coarser than the generator's user ids (several users share an IP and an agent)
-    rec = run_static(specs, [7], [open_trace(str(path), route_on="user")])
+    rec = [r.to_json() for r in run_static(specs, [7], [open_trace(str(path), route_on="user")])]
     assert rec[0]["metrics"]["distinct_keys"] <= 2000

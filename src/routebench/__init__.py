@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ._errors import RoutebenchError
-from .harness.registry import registry
+from .registry import registry
 from .hashing import HASH_NAMES
 from .strategies import Balancer, KeyedStrategy, Param, Strategy
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import RoutebenchError, choices
 
-__all__ = ["Param", "resolve_params"]
+__all__ = ["Param", "resolve_params", "parse_spec", "format_spec"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,36 @@ def resolve_params(
         name: p.convert(owner, given[name]) if name in given else p.default
         for name, p in known.items()
     }
+
+
+def parse_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``"ring:vnodes=200,hash=mmh3"`` -> ``("ring", {"vnodes": "200", "hash": "mmh3"})``.
+
+    A comma-separated piece without ``=`` continues the previous value, so
+    ``nat:groups=50,20`` gives ``groups="50,20"``.
+    """
+    name, _, rest = text.strip().partition(":")
+    name = name.strip()
+    if not name:
+        raise RoutebenchError(f"{text!r}: expected NAME[:param=value,...]")
+    params: dict[str, str] = {}
+    last = None
+    for piece in rest.split(",") if rest.strip() else []:
+        key, eq, value = piece.partition("=")
+        if eq:
+            last = key.strip()
+            if not last:
+                raise RoutebenchError(f"{text!r}: parameter name missing before '={value}'")
+            params[last] = value.strip()
+        elif last is not None:
+            params[last] += "," + piece.strip()
+        else:
+            raise RoutebenchError(f"{text!r}: expected param=value after ':', got {piece!r}")
+    return name, params
+
+
+def format_spec(name: str, params: Mapping[str, Any]) -> str:
+    """The inverse of ``parse_spec`` for display."""
+    if not params:
+        return name
+    return name + ":" + ",".join(f"{k}={v}" for k, v in params.items())

@@ -108,9 +108,11 @@ def _say(args: argparse.Namespace, msg: str) -> None:
 
 # -- run -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .harness.registry import parse_spec, registry
-    from .harness.runner import DEFAULT_NODES, StrategySpec, run_static
-    from .reports import make_report, run_table, write_json
+    from ._params import parse_spec
+    from .registry import registry
+    from .harness.static.runner import DEFAULT_NODES, StrategySpec, run_static
+    from .records import make_report
+    from .reports import run_table, write_json
 
     specs = (
         [StrategySpec(*parse_spec(s)) for s in args.strategy]
@@ -150,19 +152,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     for t in files:
         _say(args, f"{t.label}: {t.stats.summary()}; routed on {t.route_on}")
-    defaults = {s.name: registry.get(s.name).resolve_params({}) for s in specs}
-    print(run_table(results, args.format, defaults))
     synthetic = len(traces) > len(files)
     config = {"seed": args.seed, "nodes": nodes,
               "requests": keys or (DEFAULT_KEYS if synthetic else None),
               "strategies": [s.label for s in specs],
               "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
     report = make_report("run", results, config)
+    print(run_table(report["results"], args.format))
     if base is not None:
         from .reports import attach_timing
 
         if args.base_python:
-            from .harness.abtiming import PythonArm, interleaved_timing
+            from .harness.ab.abtiming import PythonArm, interleaved_timing
 
             _say(args, f"timing base ({args.base_python}) and this version interleaved: "
                        f"{args.rounds} rounds on {args.processes} worker pairs")
@@ -171,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 PythonArm(sys.executable, "new"), rounds=args.rounds,
                 processes=args.processes, seed=args.seed, progress=_progress(args.quiet))
             attach_timing(base["results"], ab.base["results"])
-            attach_timing(results, ab.new["results"])
+            attach_timing(report["results"], ab.new["results"])
     if args.json:
         path = write_json(args.json, report)
         _say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
@@ -232,9 +233,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # -- ab --------------------------------------------------------------------
 def cmd_ab(args: argparse.Namespace) -> int:
-    from .harness.abtiming import PythonArm, interleaved_timing
-    from .harness.registry import parse_spec, registry
-    from .harness.runner import DEFAULT_NODES, StrategySpec
+    from .harness.ab.abtiming import PythonArm, interleaved_timing
+    from ._params import parse_spec
+    from .registry import registry
+    from .harness.static.runner import DEFAULT_NODES, StrategySpec
     from .reports import write_json
     from .reports.compare import INTERLEAVED_METRICS
 
@@ -377,7 +379,8 @@ def _trace_progress(desc: str) -> Any:
 def cmd_trace_inspect(args: argparse.Namespace) -> int:
     from .datasets import open_trace
     from .datasets.summary import summarize_trace
-    from .reports import make_report, write_json
+    from .records import TraceSummary, make_report
+    from .reports import write_json
 
     requests = _count(args.requests, "--requests") if args.requests else None
     trace = open_trace(args.file, requests, args.seed, **_read_kwargs(args))
@@ -391,7 +394,7 @@ def cmd_trace_inspect(args: argparse.Namespace) -> int:
             bar.close()
     print(_inspect_text(summary, args.top))
     if args.json:
-        path = write_json(args.json, make_report("trace-inspect", [summary],
+        path = write_json(args.json, make_report("trace-inspect", [TraceSummary.of(summary)],
                                                  {"file": args.file, "top": args.top}))
         _say(args, f"wrote {path}")
     return 0
@@ -485,7 +488,7 @@ def _inspect_text(s: dict[str, Any], top: int) -> str:
 def cmd_trace_generate(args: argparse.Namespace) -> int:
     from .datasets import SYNTHETIC, open_trace
     from .datasets.writers import format_for_path, write_trace
-    from .harness.registry import parse_spec
+    from ._params import parse_spec
 
     name, _ = parse_spec(args.name)
     if name not in SYNTHETIC:
@@ -568,7 +571,7 @@ def _accepted(p: Any) -> str:
 def _describe(name: str, fmt: str) -> int:
     """One strategy or trace in full: each parameter's meaning and accepted values."""
     from .datasets import SYNTHETIC
-    from .harness.registry import registry
+    from .registry import registry
     from .reports import format_table
 
     if name in SYNTHETIC:
@@ -592,7 +595,7 @@ def _describe(name: str, fmt: str) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .datasets import SYNTHETIC
-    from .harness.registry import registry
+    from .registry import registry
     from .reports import FORMATS, format_table
 
     if args.name:
@@ -614,7 +617,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(format_table(["name", "parameters (defaults)", "description"], rows, args.format))
         print()
         from .datasets.readers import FORMATS as TRACE_FORMATS
-        from .harness.scenarios import PRESETS
+        from .harness.sim.scenarios import PRESETS
 
         rows = [[p.name, p.summary, ", ".join(p.balancers)] for p in PRESETS.values()]
         print("scenario presets (routebench simulate --scenario NAME):")
@@ -645,7 +648,8 @@ def _stdin_batches(size: int = 1 << 16) -> Iterator[list[bytes]]:
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
-    from .harness.registry import parse_spec, registry
+    from ._params import parse_spec
+    from .registry import registry
 
     name, params = parse_spec(args.strategy)
     if args.hash is not None:
@@ -685,7 +689,7 @@ def _positive(text: str, flag: str, allow_zero: bool = False) -> float:
 
 
 def _time(text: str, flag: str, allow_zero: bool = False) -> float:
-    from .harness._simdist import parse_time
+    from .harness.sim._simdist import parse_time
 
     v = parse_time(text, flag)
     if v <= 0 and not allow_zero:
@@ -696,8 +700,8 @@ def _time(text: str, flag: str, allow_zero: bool = False) -> float:
 def _scenario_fields(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """The preset's scenario fields and balancers, overridden by the options given."""
     from .datasets.synthetic import parse_sizes
-    from .harness._simdist import Dist, Event, load_times, parse_event
-    from .harness.scenarios import get_preset
+    from .harness.sim._simdist import Dist, Event, load_times, parse_event
+    from .harness.sim.scenarios import get_preset
 
     preset = get_preset(args.scenario or "default")
     f: dict[str, Any] = dict(preset.fields)
@@ -818,10 +822,11 @@ def _trace_arrivals(args: argparse.Namespace) -> Any:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .harness.registry import registry
-    from .harness.scenarios import scenario_flags
-    from .harness.simulator import Scenario, make_balancer, simulate
-    from .reports import make_report, sim_table, write_json
+    from .registry import registry
+    from .harness.sim.scenarios import scenario_flags
+    from .harness.sim.simulator import Scenario, make_balancer, simulate
+    from .records import make_report
+    from .reports import sim_table, write_json
 
     fields, balancers = _scenario_fields(args)
     if args.seed < 0:
@@ -854,10 +859,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 bar.close()
         results.append(r.record(label))
     elapsed = time.perf_counter() - t0
-    defaults = {r["strategy"]: registry.get(r["strategy"]).resolve_params({}) for r in results}
-    print(sim_table(results, args.format, defaults))
+    print(sim_table([r.to_json() for r in results], args.format))
     not_reached = {(e.kind, e.backend, e.time) for e in sc.events} - {
-        (e["event"], e["backend"], e["time"]) for r in results for e in r["events"]}
+        (e["event"], e["backend"], e["time"]) for r in results for e in r.events}
     for kind, backend, t in sorted(not_reached, key=lambda x: x[2]):
         _say(args, f"note: {kind} {backend}@{t:g}s was not reached: the run ended first")
     if args.json:
@@ -872,8 +876,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # -- claims ------------------------------------------------------------------
 def cmd_claims(args: argparse.Namespace) -> int:
-    from .harness.claims import CLAIMS, run_claims
-    from .reports import make_report, write_json
+    from .harness.experiments.claims import CLAIMS, run_claims
+    from .records import make_report
+    from .reports import write_json
     from .reports.claims_md import write_claims
 
     only = None

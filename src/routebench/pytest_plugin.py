@@ -35,7 +35,7 @@ class RoutebenchKit:
 
     def create(self, strategy: Any, nodes: Any, **params: Any) -> Any:
         """A strategy by name or class, with the session's hash unless ``hash=`` is given."""
-        from routebench.harness.registry import registry
+        from routebench.registry import registry
         from routebench.testing import with_session_hash
 
         cls = registry.get(strategy) if isinstance(strategy, str) else strategy
@@ -84,7 +84,7 @@ class RoutebenchKit:
 
     def check_conformance(self, strategy: Any, **kwargs: Any) -> Any:
         """``routebench.testing.check_strategy`` (the session's hash applies)."""
-        from routebench.harness.registry import registry
+        from routebench.registry import registry
         from routebench.testing import check_strategy, with_session_hash
 
         cls = registry.get(strategy) if isinstance(strategy, str) else strategy

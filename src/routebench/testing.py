@@ -50,7 +50,7 @@ import numpy as np
 
 from ._errors import RoutebenchError, choices
 from .harness import metrics
-from .harness.registry import registry
+from .registry import registry
 from .hashing import HASH_NAMES
 from .strategies import KeyedStrategy
 

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from .._errors import RoutebenchError, choices
+from .._params import parse_spec
 from ._trace import Chunk, InternedColumn, KeyColumn, RawColumn, Trace, Vocabulary
 from .readers import FileTrace, ReadOptions, ReadStats, open_file
 from .synthetic import (
@@ -76,7 +77,6 @@ def open_trace(spec: str, requests: int | None = None, seed: int = 0, *,
         raise RoutebenchError(
             f"trace {spec!r} is synthetic; {', '.join(given)} apply to trace files only"
         )
-    from ..harness.registry import parse_spec
 
     name, params = parse_spec(spec)
     if name not in SYNTHETIC:

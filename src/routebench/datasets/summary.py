@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..hashing import get_hasher
+from ._distinct import DistinctSample
 from ._trace import Chunk, InternedColumn, KeyColumn, Trace
 
 __all__ = ["summarize_trace", "DISTINCT_CAP", "TALLY_CAP"]
@@ -23,35 +24,9 @@ TALLY_CAP = 1 << 17
 _H = get_hasher("xxh3")
 
 
-class _Distinct:
-    """Distinct 64-bit digests: exact up to ``cap``, then the ``cap`` smallest (KMV)."""
-
-    def __init__(self, cap: int = DISTINCT_CAP) -> None:
-        self.cap = cap
-        self.d = np.empty(0, np.uint64)
-        self.threshold: np.uint64 | None = None
-
-    def add(self, digests: np.ndarray) -> np.ndarray:
-        """Add digests; returns those that were new (exact while not sampled)."""
-        u = np.unique(digests)
-        if self.threshold is not None:
-            u = u[u <= self.threshold]
-        new = u[~np.isin(u, self.d, assume_unique=True)] if self.d.size else u
-        if new.size:
-            self.d = np.union1d(self.d, new)
-            if self.d.size > self.cap:
-                self.d = self.d[: self.cap]
-                self.threshold = self.d[-1]
-        return new
-
-    @property
-    def exact(self) -> bool:
-        return self.threshold is None
-
-    def count(self) -> int:
-        if self.threshold is None:
-            return int(self.d.size)
-        return int(round((self.d.size - 1) / (float(self.threshold) / 2.0**64)))
+def _distinct() -> DistinctSample:
+    """Distinct xxh3 digests: exact up to ``DISTINCT_CAP``, then a bottom-k sample."""
+    return DistinctSample([_H], capacity=DISTINCT_CAP)
 
 
 class _Tally:
@@ -134,10 +109,10 @@ def summarize_trace(trace: Trace, top: int = 10,
     distinct_cols = [c for c in ("client", "client24", "user", "session", "path", "url", "key",
                                  route) if c in cols]
     distinct_cols = list(dict.fromkeys(distinct_cols))
-    distinct = {c: _Distinct() for c in distinct_cols}
+    distinct = {c: _distinct() for c in distinct_cols}
     tallies = {c: _Tally() for c in dict.fromkeys([route, "client", "client24"]) if c in cols}
-    pairs_24 = _Distinct()
-    pairs_user = _Distinct()
+    pairs_24 = _distinct()
+    pairs_user = _distinct()
     requests = 0
     t_min, t_max = np.inf, -np.inf
     has_ts = False
@@ -150,7 +125,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         parts = {}
         for c in distinct_cols:
             parts[c] = _parts(chunk.columns[c])
-            distinct[c].add(parts[c][0])
+            distinct[c].add(lambda _h, d=parts[c][0]: d)
         for c, tally in tallies.items():
             dig, counts, values, _ = parts.get(c) or _parts(chunk.columns[c])
             tally.add(dig, counts, values)
@@ -166,7 +141,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         span = t_max - t_min
         out["time"] = {"first": t_min, "last": t_max, "span_s": span,
                        "rate_per_s": requests / span if span > 0 else None}
-    out["distinct"] = {c: {"count": d.count(), "exact": d.exact} for c, d in distinct.items()}
+    out["distinct"] = {c: {"count": d.estimate(), "exact": d.exact} for c, d in distinct.items()}
     tops = {}
     for c, tally in tallies.items():
         rows = tally.top(top, by_extra=False)
@@ -188,7 +163,7 @@ def summarize_trace(trace: Trace, top: int = 10,
 
 
 def _nat_hints(chunk: Chunk, parts: dict[str, Any], tallies: dict[str, _Tally],
-               pairs_24: _Distinct, pairs_user: _Distinct) -> None:
+               pairs_24: DistinctSample, pairs_user: DistinctSample) -> None:
     """Distinct client IPs per /24 and distinct users (IP + UA) per IP, as they first appear."""
     if "client" not in parts:
         return
@@ -197,17 +172,17 @@ def _nat_hints(chunk: Chunk, parts: dict[str, Any], tallies: dict[str, _Tally],
     if "client24" in parts and "client24" in tallies:
         pdig, _, _, prow = parts["client24"]
         row_prefix = pdig[prow]
-        new = pairs_24.add(_pair_digest(row_prefix, row_client))
+        pairs = _pair_digest(row_prefix, row_client)
+        new = pairs_24.add(lambda _h: pairs)
         if new.size:
             # which prefixes the new (prefix, client) pairs belong to
-            pd = _pair_digest(row_prefix, row_client)
-            _, first = np.unique(pd, return_index=True)
-            sel = first[np.isin(pd[first], new)]
+            _, first = np.unique(pairs, return_index=True)
+            sel = first[np.isin(pairs[first], new)]
             tallies["client24"].add_extra(row_prefix[sel])
     if "user" in parts:
         udig, _, _, urow = parts["user"]
         pd = _pair_digest(row_client, udig[urow])
-        new = pairs_user.add(pd)
+        new = pairs_user.add(lambda _h: pd)
         if new.size:
             _, first = np.unique(pd, return_index=True)
             sel = first[np.isin(pd[first], new)]

@@ -1,5 +1,10 @@
-"""The harness: registry, runner, metrics and timing."""
+"""The engines that run strategies over requests, one subpackage each.
 
-from .registry import ENTRY_POINT_GROUP, BrokenPlugin, Registry, format_spec, parse_spec, registry
+- ``static``: keyed strategies over traces (balance, remap, NAT skew, speed);
+- ``sim``: the discrete-event simulator of live traffic through balancers;
+- ``experiments``: the article's claims, each measured by the engines above;
+- ``ab``: interleaved A/B timing of two versions, for CI timing gates.
 
-__all__ = ["Registry", "BrokenPlugin", "ENTRY_POINT_GROUP", "registry", "parse_spec", "format_spec"]
+``metrics`` and ``timing`` are shared by the engines. None of this knows the
+command line.
+"""

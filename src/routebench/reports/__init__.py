@@ -1,21 +1,18 @@
 """Reports: result records to tables, JSON, comparisons and published reports."""
 
 from .compare import Comparison, Gate, attach_timing, compare, load_gates, parse_gate
-from .json_report import SCHEMA, environment, make_report, read_json, write_json
+from .json_report import read_json, write_json
 from .sim_table import sim_table
 from .table import FORMATS, format_table, run_table
 
 __all__ = [
     "FORMATS",
-    "SCHEMA",
     "Comparison",
     "Gate",
     "attach_timing",
     "compare",
-    "environment",
     "format_table",
     "load_gates",
-    "make_report",
     "parse_gate",
     "read_json",
     "run_table",

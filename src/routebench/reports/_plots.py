@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..records import workload
+
 __all__ = [
     "keys_per_node",
     "peak_vs_vnodes",
@@ -80,7 +82,7 @@ class Colors:
 
 
 def _name(r: Record) -> str:
-    return str(r.get("strategy") or r.get("balancer") or "?")
+    return str(r.get("strategy") or "?")
 
 
 def _pkey(r: Record) -> str:
@@ -364,20 +366,12 @@ def _pct_label(key: str) -> str:
 
 
 def _label(r: Record) -> str:
-    """The strategy with the parameters that differ from its registered defaults."""
-    from .._errors import RoutebenchError
-    from ..harness.registry import registry
-    from .table import strategy_label
-
-    try:
-        defaults = registry.get(_name(r)).resolve_params({})
-    except RoutebenchError:  # a plugin not installed here
-        return _name(r)
-    return strategy_label(dict(r), defaults)
+    """The strategy with the parameters that differ from its defaults, as recorded."""
+    return str(r.get("label") or _name(r))
 
 
 def _sim_label(r: Record) -> str:
-    scen = r.get("scenario") or r.get("trace")
+    scen = workload(r)
     return _label(r) + (f"\n{scen}" if scen else "")
 
 
@@ -393,9 +387,9 @@ def backend_load(results: Sequence[Record], path: Path, colors: Colors) -> Path 
             rows.append((r, vals / vals.mean()))
     if not rows:
         return None
-    scenarios = list(dict.fromkeys(str(r.get("scenario") or r.get("trace") or "")
+    scenarios = list(dict.fromkeys(workload(r)
                                    for r, _ in rows))[:4]
-    per = [[(r, v) for r, v in rows if str(r.get("scenario") or r.get("trace") or "") == sc][:12]
+    per = [[(r, v) for r, v in rows if workload(r) == sc][:12]
            for sc in scenarios]
     widths = [max(len(p), 2) for p in per]
     fig = _figure(max(7.0, 0.75 * sum(widths) + 1.5), 4.8)
@@ -452,7 +446,7 @@ def load_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Pat
         return None
     by_scen: dict[str, list[tuple[Record, tuple[np.ndarray, np.ndarray]]]] = {}
     for r, s in panels:
-        by_scen.setdefault(str(r.get("scenario") or r.get("trace") or ""), []).append((r, s))
+        by_scen.setdefault(workload(r), []).append((r, s))
     scens = list(by_scen)[:6]
     cols = min(6, max(len(v) for v in by_scen.values()))
     fig = _figure(3.0 * cols + 0.8, 2.7 * len(scens) + 0.9)

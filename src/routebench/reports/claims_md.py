@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .json_report import environment, write_atomic
+from ..environment import environment
+from .json_report import write_atomic
 from .table import format_table
 
 __all__ = ["claims_markdown", "write_claims"]

@@ -37,6 +37,7 @@ from statistics import median
 from typing import Any
 
 from .._errors import RoutebenchError
+from ..records import INTERLEAVED_METRICS, TIMING_METRICS, identity, workload
 from . import _stats
 from .json_report import read_text
 from .table import format_table
@@ -56,11 +57,6 @@ __all__ = [
     "attach_timing",
 ]
 
-#: metrics measured with a clock: noisy, gated only on interleaved samples
-TIMING_METRICS = frozenset({"lookup_ns_p50", "lookup_ns_p99", "batch_ns_per_key", "build_ms",
-                            "wall_s"})
-#: the timing metrics ``routebench ab`` times in interleaved rounds: the gateable ones
-INTERLEAVED_METRICS = ("batch_ns_per_key", "lookup_ns_p50", "build_ms")
 
 #: metrics that are ratios near 1 or fractions of 1: an absolute threshold >= 1 is a typo
 _UNIT_SCALE = frozenset({
@@ -193,30 +189,25 @@ def merge_gates(*layers: Iterable[Gate]) -> dict[str, Gate]:
 
 # -- matching results --------------------------------------------------------
 def _name(r: Mapping[str, Any]) -> str:
-    return str(r.get("strategy") or r.get("balancer") or "?")
+    return str(r.get("strategy") or "?")
 
 
-def _ident(r: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What makes a result the same scenario in two reports."""
-    params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
-    return (_name(r), params, str(r.get("trace", r.get("scenario", ""))),
-            r.get("route_on"), r.get("nodes", r.get("backends")))
 
 
 def _loose(r: Mapping[str, Any]) -> tuple[Any, ...]:
     """The identity without parameters: matches a scenario whose defaults changed."""
-    i = _ident(r)
+    i = identity(r)
     return (i[0],) + i[2:]
 
 
 def _index(results: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
     out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for r in results:
-        k = _ident(r)
+        k = identity(r)
         n = 1
         while k in out:  # the same scenario twice in one report: keep both, in order
             n += 1
-            k = _ident(r) + (n,)
+            k = identity(r) + (n,)
         out[k] = r
     return out
 
@@ -457,8 +448,7 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                          + ", ".join(absent))
     timing_unpaired = False
     for b, n in pairs:
-        group = (_pair_label(b, n, varying), str(n.get("trace", n.get("scenario", ""))),
-                 str(n.get("nodes", n.get("backends", ""))))
+        group = (_pair_label(b, n, varying), workload(n), str(n.get("nodes", "")))
         bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
         names = list(nm) + [k for k in bm if k not in nm]
         for metric in names:
@@ -497,8 +487,7 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                 cmp.rows.append(row)
     for side, recs in (("only in base", only_b), ("only in new", only_n)):
         for r in recs:
-            group = (_label(r, varying), str(r.get("trace", r.get("scenario", ""))),
-                     str(r.get("nodes", r.get("backends", ""))))
+            group = (_label(r, varying), workload(r), str(r.get("nodes", "")))
             cmp.rows.append(Row(group, "-", status=side))
     if timing_unpaired:
         cmp.notes.append(

@@ -59,8 +59,7 @@ def _nat(r: dict[str, Any]) -> str:
         for g in groups)
 
 
-def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github",
-              defaults: dict[str, dict[str, Any]] | None = None) -> str:
+def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github") -> str:
     """The table of simulate result records; CSV carries every metric unformatted."""
     if fmt == "csv":
         return csv_table(results)
@@ -73,7 +72,7 @@ def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github",
     headers = ["balancer"] + [c[0] for c in cols]
     rows = []
     for r in results:
-        label = strategy_label(r, (defaults or {}).get(r["strategy"]))
+        label = strategy_label(r)
         rows.append([label] + [c[1](r["metrics"]) for c in cols])
     if any(r.get("nat_groups") for r in results):
         headers.append("NAT groups: backends used, top backend load")

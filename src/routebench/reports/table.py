@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -65,11 +65,9 @@ NAT_COLUMN = ("NAT peak/mean ip|user", lambda m: "-" if m.get("nat_peak_to_mean_
               else f"{m['nat_peak_to_mean_ip']:.2f}|{m['nat_peak_to_mean_user']:.2f}")
 
 
-def strategy_label(r: dict[str, Any], defaults: dict[str, Any] | None = None) -> str:
-    """The strategy name with the parameters that differ from its defaults."""
-    params = r.get("params") or {}
-    shown = {k: v for k, v in params.items() if defaults is None or defaults.get(k) != v}
-    return r["strategy"] + (":" + ",".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
+def strategy_label(r: Mapping[str, Any]) -> str:
+    """The label stored with the record: the strategy with its non-default parameters."""
+    return str(r["label"])
 
 
 def flatten(r: dict[str, Any]) -> dict[str, Any]:
@@ -102,8 +100,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def run_table(results: Sequence[dict[str, Any]], fmt: str = "github",
-              defaults: dict[str, dict[str, Any]] | None = None) -> str:
+def run_table(results: Sequence[dict[str, Any]], fmt: str = "github") -> str:
     """The `routebench run` table; CSV carries every metric unformatted."""
     if fmt == "csv":
         return csv_table(results)
@@ -112,7 +109,7 @@ def run_table(results: Sequence[dict[str, Any]], fmt: str = "github",
         cols.insert(6, NAT_COLUMN)
     headers = ["strategy", "trace", "N"] + [c[0] for c in cols]
     rows = [
-        [strategy_label(r, (defaults or {}).get(r["strategy"])), r["trace"], r["nodes"]]
+        [strategy_label(r), r["trace"], r["nodes"]]
         + [c[1](r["metrics"]) for c in cols]
         for r in results
     ]

@@ -1,7 +1,7 @@
 """Strategies: what decides which node serves a request or holds a key.
 
 Each built-in module defines its strategy classes and lists them in
-``STRATEGIES``; the registry (``routebench.harness.registry``) loads them by
+``STRATEGIES``; the registry (``routebench.registry``) loads them by
 name, and loads third-party ones from the ``routebench.strategies``
 entry-point group the same way.
 """

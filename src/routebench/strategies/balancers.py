@@ -1,7 +1,7 @@
 """Built-in live-traffic balancers: free routing, affinity, and hashing with bounded loads.
 
 Each describes itself with a ``Policy`` that the simulator's compiled loop runs
-(``routebench.harness.simulator``); none of them routes on its own outside a
+(``routebench.harness.sim.simulator``); none of them routes on its own outside a
 simulation.
 """
 
@@ -28,7 +28,7 @@ BASES = ("round-robin", "random", "least-connections", "p2c")
 
 
 def _keyed_check(value: str) -> str | None:
-    from ..harness.registry import registry  # the registry imports this module
+    from ..registry import registry  # the registry imports this module
 
     keyed = registry.names("keyed")
     if value not in keyed:
@@ -38,7 +38,7 @@ def _keyed_check(value: str) -> str | None:
 
 def _keyed_params(keyed: str, hash_name: str) -> tuple[tuple[str, str], ...]:
     """The hash parameter passed on to the keyed strategy, when it takes one."""
-    from ..harness.registry import registry
+    from ..registry import registry
 
     cls = registry.get(keyed)
     if any(p.name == "hash" for p in cls.params):

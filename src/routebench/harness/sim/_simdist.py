@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import RoutebenchError, choices
-from .._params import Param, resolve_params
+from ..._errors import RoutebenchError, choices
+from ..._params import Param, resolve_params
 from . import _simcore as core
 
 __all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_time", "parse_event",
@@ -74,7 +74,7 @@ class Dist:
             if not allow_file:
                 raise RoutebenchError(f"{what} {t!r}: file: is accepted for service times only")
             return cls.from_file(t[5:], what)
-        from .registry import parse_spec
+        from ..._params import parse_spec
 
         name, params = parse_spec(t)
         if name not in _DISTS:
@@ -225,7 +225,7 @@ class KeyDist:
     def parse(cls, text: str | KeyDist) -> KeyDist:
         if isinstance(text, KeyDist):
             return text
-        from .registry import parse_spec
+        from ..._params import parse_spec
 
         name, params = parse_spec(str(text))
         if name != "zipf":

@@ -1,6 +1,6 @@
 """Discrete-event simulation of clients, a load balancer and backends.
 
-    >>> from routebench.harness.simulator import Scenario, simulate
+    >>> from routebench.harness.sim.simulator import Scenario, simulate
     >>> r = simulate(Scenario(backends=4, requests=5_000), "p2c", seed=1)
     >>> r.metrics["completed"] + r.metrics["failed"] == r.metrics["requests"]
     True
@@ -34,13 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import RoutebenchError, choices
-from ..datasets import Trace
-from ..hashing import get_hasher
-from ..strategies import Balancer, LoadView, Policy, Request
+from ..._errors import RoutebenchError, choices
+from ...datasets import Trace
+from ...hashing import get_hasher
+from ...strategies import Balancer, LoadView, Policy, Request
 from . import _simcore as core
 from ._simdist import Dist, Event, KeyDist, check_positive
-from .registry import Registry, format_spec, parse_spec, registry
+from ..._params import format_spec, parse_spec
+from ...records import SimRecord, display_label
+from ...registry import Registry, registry
 
 __all__ = ["Scenario", "SimResult", "simulate", "make_balancer", "STORES", "backend_names"]
 
@@ -260,22 +262,19 @@ class SimResult:
     def label(self) -> str:
         return format_spec(self.balancer, self.params)
 
-    def record(self, scenario_label: str = "") -> dict[str, Any]:
-        """The JSON result record (same family as ``routebench run``'s)."""
-        return {
-            "strategy": self.balancer,
-            "params": dict(self.params),
-            "scenario": scenario_label,
-            "scenario_params": self.scenario,
-            "nodes": len([b for b in self.backends if b["initial"]]),
-            "seed": self.seed,
-            "metrics": self.metrics,
-            "counts": [b["served"] for b in self.backends],
-            "backends": self.backends,
-            "events": self.events,
-            "nat_groups": self.nat_groups,
-            "series": self.series,
-        }
+    def record(self, scenario_label: str = "", reg: Registry = registry) -> SimRecord:
+        """The result record (same family as ``routebench run``'s)."""
+        try:
+            defaults: dict[str, Any] | None = reg.get(self.balancer).resolve_params({})
+        except RoutebenchError:  # a balancer object that was never registered
+            defaults = None
+        return SimRecord(
+            strategy=self.balancer, params=dict(self.params),
+            label=display_label(self.balancer, self.params, defaults),
+            nodes=len([b for b in self.backends if b["initial"]]), metrics=self.metrics,
+            scenario=scenario_label, scenario_params=self.scenario, seed=self.seed,
+            counts=[b["served"] for b in self.backends], backends=self.backends,
+            events=self.events, nat_groups=self.nat_groups, series=self.series)
 
 
 # ---------------------------------------------------------------------------

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import open_trace
-from ._simdist import Event
-from .runner import StrategySpec, run_static
-from .scenarios import scenario_flags
-from .simulator import Scenario, simulate
+from ...datasets import open_trace
+from ...records import ClaimRecord
+from ..sim import Event, Scenario, scenario_flags, simulate
+from ..static import StrategySpec, run_static
 
 __all__ = ["CLAIMS", "SIZES", "Size", "ClaimResult", "run_claims"]
 
@@ -82,14 +81,16 @@ class ClaimResult:
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def record(self) -> dict[str, Any]:
-        return {"claim": self.number, "text": self.claim, "verdict": self.verdict,
-                "detail": self.detail, "scenario": self.scenario, "seed": self.seed,
-                "commands": self.commands, "data": self.data, "seconds": self.seconds}
+    def record(self) -> ClaimRecord:
+        return ClaimRecord(
+            strategy=f"claim-{self.number}", params={}, label=f"claim {self.number}",
+            nodes=None, metrics={}, scenario=self.scenario, claim=self.number,
+            text=self.claim, verdict=self.verdict, detail=self.detail, seed=self.seed,
+            commands=self.commands, data=self.data, seconds=self.seconds)
 
 
 def _sim(sc: Scenario, balancer: str, seed: int) -> dict[str, Any]:
-    return simulate(sc, balancer, seed=seed).record()
+    return simulate(sc, balancer, seed=seed).record().to_json()
 
 
 def _cmd(sc: Scenario, balancers: Sequence[str], seed: int) -> str:
@@ -319,15 +320,15 @@ def claim5(size: Size, seed: int) -> ClaimResult:
     res = run_static(specs, (10, 100), [trace], seed=seed)
     rows, ring_ok, mod_most = [], True, True
     for r in res:
-        m = r["metrics"]
-        rows.append([r["strategy"], str(r["nodes"]),
+        m = r.metrics
+        rows.append([r.strategy, str(r.nodes),
                      f"{m['remap_leave']:.4f}", f"{m['remap_leave_ideal']:.4f}",
                      f"{m['remap_join']:.4f}", f"{m['remap_join_ideal']:.4f}"])
-        if r["strategy"] == "ring":
+        if r.strategy == "ring":
             ring_ok &= 0.75 <= m["remap_leave"] / m["remap_leave_ideal"] <= 1.25
-        if r["strategy"] == "modulo":
+        if r.strategy == "modulo":
             mod_most &= m["remap_leave"] >= 0.5
-    get = {(r["strategy"], r["nodes"]): r["metrics"] for r in res}
+    get = {(r.strategy, r.nodes): r.metrics for r in res}
     findings = ["one random node leaves: the ring moves "
                 + ", ".join(f"{get[('ring', n)]['remap_leave']:.4f} of keys at N={n} "
                             f"(1/N = {1 / n:.4f})" for n in (10, 100)),
@@ -367,8 +368,7 @@ def claim6(size: Size, seed: int) -> ClaimResult:
     res = run_static(specs, nodes, [trace], seed=seed)
     each: dict[tuple[int, int], list[float]] = {}
     for r in res:
-        each.setdefault((r["params"]["vnodes"], r["nodes"]), []).append(
-            r["metrics"]["peak_to_mean"])
+        each.setdefault((r.params["vnodes"], r.nodes), []).append(r.metrics["peak_to_mean"])
     ptm = {k: float(np.mean(v)) for k, v in each.items()}
     floor = {n: _uniform_floor(n, size.keys, seed) for n in nodes}
     rows = [[str(v)] + [f"{ptm[(v, n)]:.3f} ({min(each[(v, n)]):.3f}-{max(each[(v, n)]):.3f})"
@@ -441,8 +441,8 @@ def _batch_costs(nodes: Sequence[int], seed: int, rounds: int = 3) -> dict[tuple
     ``rounds`` times interleaved over every (strategy, N), keeping the best: contention
     from other jobs only ever adds time.
     """
-    from . import timing
-    from .registry import registry
+    from .. import timing
+    from ...registry import registry
 
     d = np.random.default_rng([seed, 7]).integers(0, 2**63, size=1 << 18).astype(np.uint64)
     best: dict[tuple[str, int], float] = {}
@@ -461,7 +461,7 @@ def claim7(size: Size, seed: int) -> ClaimResult:
     trace = open_trace("uniform", size.keys7, seed)
     res = run_static([StrategySpec("ring"), StrategySpec("rendezvous")], nodes, [trace],
                      seed=seed)
-    get = {(r["strategy"], r["nodes"]): r["metrics"] for r in res}
+    get = {(r.strategy, r.nodes): r.metrics for r in res}
     cost = _batch_costs(nodes, seed)
     rows = []
     for n in nodes:

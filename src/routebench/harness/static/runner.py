@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import RoutebenchError
-from ..datasets import Chunk, Trace
-from ..hashing import Hasher
-from ..strategies import KeyedStrategy
-from . import metrics, timing
-from ._distinct import DistinctSample
-from .registry import Registry, format_spec, registry
+from ..._errors import RoutebenchError
+from ...datasets import Chunk, Trace
+from ...hashing import Hasher
+from ...strategies import KeyedStrategy
+from .. import metrics, timing
+from ...datasets._distinct import DistinctSample
+from ..._params import format_spec
+from ...records import StaticResult, display_label
+from ...registry import Registry, registry
 
 __all__ = ["StrategySpec", "StaticScenario", "run_static", "DEFAULT_NODES"]
 
@@ -132,7 +134,7 @@ class StaticScenario:
 
     def result(self, keys: DistinctSample, sample_keys: Sequence[bytes],
                sample_digests: np.ndarray, overhead: float,
-               builds: dict[tuple[str, int], tuple[float, int]] | None = None) -> dict[str, Any]:
+               builds: dict[tuple[str, int], tuple[float, int]] | None = None) -> StaticResult:
         """The result record: metrics from the tallies plus timing and memory.
 
         ``builds`` keeps build cost and memory per (strategy, N) across traces:
@@ -162,22 +164,18 @@ class StaticScenario:
             builds[built] = timing.build_cost(
                 lambda: self._reg.create_keyed(self.spec.name, names, **self.spec.params))
         m["build_ms"], m["memory_bytes"] = builds[built]
-        return {
-            "strategy": self.spec.name,
-            "params": dict(s.config),
-            "trace": self.trace.label,
-            "trace_params": self.trace.describe(),
-            "route_on": self.route_on,
-            "nodes": self.n,
-            "events": {"join": self.join_node, "leave": self.leave_node},
-            "metrics": m,
-            "counts": self.counts.tolist(),
-        }
+        defaults = self._reg.get(self.spec.name).resolve_params({})
+        return StaticResult(
+            strategy=self.spec.name, params=dict(s.config),
+            label=display_label(self.spec.name, s.config, defaults), nodes=self.n, metrics=m,
+            trace=self.trace.label, trace_params=self.trace.describe(),
+            route_on=self.route_on, events={"join": self.join_node, "leave": self.leave_node},
+            counts=self.counts.tolist())
 
 
 def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                traces: Iterable[Trace], *, seed: int = 0, reg: Registry = registry,
-               progress: Callable[[str, int], Any] | None = None) -> list[dict[str, Any]]:
+               progress: Callable[[str, int], Any] | None = None) -> list[StaticResult]:
     """Every strategy at every node count over every trace, as result records.
 
     ``progress(stage, total)`` is called to start each stage and must return
@@ -197,7 +195,7 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
             )
     overhead = timing.timer_overhead_ns()
     builds: dict[tuple[str, int], tuple[float, int]] = {}
-    results: list[dict[str, Any]] = []
+    results: list[StaticResult] = []
     for trace in traces:
         scenarios = [StaticScenario(spec, n, trace, seed, reg) for spec in specs for n in counts]
         keys = DistinctSample(sc.hasher for sc in scenarios)

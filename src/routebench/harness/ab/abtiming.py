@@ -30,9 +30,9 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Protocol
 
-from .._errors import RoutebenchError
+from ..._errors import RoutebenchError
 from . import _abworker
-from .registry import parse_spec
+from ..._params import parse_spec
 
 __all__ = ["Arm", "PythonArm", "LocalArm", "ABResult", "interleaved_timing", "DEFAULT_METRICS"]
 
@@ -227,7 +227,8 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
     The result records carry every round's value and block under
     ``"timing"``, which ``compare`` gates on.
     """
-    from ..reports.json_report import environment, make_report
+    from ...environment import environment
+    from ...records import make_report
 
     if rounds < 3:
         raise RoutebenchError(f"rounds {rounds}: need at least 3 for an interval (20 is typical)")

@@ -1,5 +1,8 @@
 """A bounded, uniform sample of a trace's distinct keys (bottom-k by a reference hash).
 
+The one distinct-key sketch: the static engine's remap sample and
+``trace inspect``'s distinct counts both use it.
+
 Remap and monotonicity are properties of keys, not requests: a hot key that
 moves is one key. The sample keeps every distinct key while there are at
 most ``capacity`` of them (exact), then the ``capacity`` keys with the
@@ -49,19 +52,27 @@ class DistinctSample:
             return self.size
         return int(round((self.size - 1) / (float(self.threshold) / 2.0**64)))
 
-    def add(self, digests: Callable[[Hasher], np.ndarray]) -> None:
-        """Add one chunk's keys; ``digests(hasher)`` gives that chunk's digests."""
+    @property
+    def exact(self) -> bool:
+        """True while every distinct key is kept (not yet a sample)."""
+        return not self.sampled
+
+    def add(self, digests: Callable[[Hasher], np.ndarray]) -> np.ndarray:
+        """Add one chunk's keys; ``digests(hasher)`` gives that chunk's digests.
+
+        Returns the reference digests that were new to the sample.
+        """
         r = digests(self.ref)
         keep = np.flatnonzero(r <= self.threshold)
         if keep.size == 0:
-            return
+            return r[:0]
         uniq, first = np.unique(r[keep], return_index=True)
         pos = np.searchsorted(self.refs, uniq)
         present = pos < self.refs.size
         present[present] = self.refs[pos[present]] == uniq[present]
         new = ~present
         if not new.any():
-            return
+            return uniq[:0]
         at, rows = pos[new], keep[first[new]]
         self.refs = np.insert(self.refs, at, uniq[new])
         for h in self.hashers:
@@ -71,3 +82,4 @@ class DistinctSample:
             for name in self.digests:
                 self.digests[name] = self.digests[name][: self.capacity]
             self.threshold = self.refs[-1]
+        return uniq[new]

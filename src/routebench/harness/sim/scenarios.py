@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import RoutebenchError, choices
+from ..._errors import RoutebenchError, choices
 from ._simdist import Event
 from .simulator import Scenario
 

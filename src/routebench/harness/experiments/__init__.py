@@ -1,0 +1,1 @@
+"""The article's claims, each measured by the static engine or the simulator."""

@@ -1,0 +1,429 @@
+"""Typed result records, the report that holds them, and the metric catalogue.
+
+Every engine returns records of one of these kinds; every report, table and
+comparison reads them back through ``Report.from_json``, which checks the
+schema and migrates older files, so a consumer never guesses which key a
+producer used. A record carries its display ``label`` and its ``params`` with
+the defaults filled in when it was written: a report built from a stored file
+reads the same whatever plugins or defaults are installed later.
+
+    {"schema": "routebench/2", "kind": "run", "created": ..., "command": [...],
+     "environment": {...}, "config": {...},
+     "results": [{"record": "static", "strategy": "ring", "params": {...},
+                  "label": "ring", "trace": "uniform", "nodes": 10,
+                  "metrics": {...}, "counts": [...], ...}, ...]}
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from ._errors import RoutebenchError
+
+__all__ = [
+    "SCHEMA",
+    "READABLE_SCHEMAS",
+    "Metric",
+    "METRICS",
+    "metric",
+    "TIMING_METRICS",
+    "INTERLEAVED_METRICS",
+    "Record",
+    "StaticResult",
+    "SimRecord",
+    "ClaimRecord",
+    "TraceSummary",
+    "Report",
+    "display_label",
+    "record_from_json",
+    "identity",
+    "workload",
+    "make_report",
+    "clean_json",
+]
+
+SCHEMA = "routebench/2"
+#: schemas ``Report.from_json`` reads (older ones are migrated on read)
+READABLE_SCHEMAS = ("routebench/1", SCHEMA)
+
+
+# -- the metric catalogue -----------------------------------------------------
+@dataclass(frozen=True)
+class Metric:
+    """What a metric is: its unit, which way is better, and how it may be gated.
+
+    ``kind`` is ``quality`` (deterministic for a seed: gated exactly) or
+    ``timing`` (measured with a clock: gated only on interleaved rounds, and
+    only when ``interleaved`` says ``routebench ab`` times it so).
+    """
+
+    name: str
+    unit: str
+    better: str | None  # "lower", "higher" or None (neither: descriptive)
+    kind: str = "quality"
+    interleaved: bool = False
+    help: str = ""
+
+    @property
+    def timing(self) -> bool:
+        return self.kind == "timing"
+
+
+def _m(name: str, unit: str, better: str | None, help: str = "", kind: str = "quality",
+       interleaved: bool = False) -> Metric:
+    return Metric(name, unit, better, kind, interleaved, help)
+
+
+_CATALOGUE = (
+    # static runs (routebench run)
+    _m("requests", "requests", None, "requests replayed"),
+    _m("distinct_keys", "keys", None, "distinct routing keys (estimate above 1M)"),
+    _m("chi2", "", "lower", "chi-square statistic of requests per node against the weights"),
+    _m("chi2_p", "", "higher", "chi-square p-value: low means not uniform"),
+    _m("peak_to_mean", "ratio", "lower", "busiest node's requests over the mean"),
+    _m("peak_to_mean_random", "ratio", None,
+       "expected peak/mean of a uniformly random assignment of as many requests"),
+    _m("cov", "ratio", "lower", "coefficient of variation of requests per node"),
+    _m("min_share", "fraction", None, "the least loaded node's share over its fair share"),
+    _m("max_share", "fraction", "lower", "the busiest node's share over its fair share"),
+    _m("remap_join", "fraction", "lower", "distinct keys moved when one node joins"),
+    _m("remap_join_ideal", "fraction", None, "the least a join must move"),
+    _m("remap_leave", "fraction", "lower", "distinct keys moved when one node leaves"),
+    _m("remap_leave_ideal", "fraction", None, "the least a leave must move"),
+    _m("remap_join_requests", "fraction", "lower", "requests whose node changes on a join"),
+    _m("remap_leave_requests", "fraction", "lower", "requests whose node changes on a leave"),
+    _m("monotonicity_violations", "keys", "lower", "keys moved between surviving nodes"),
+    _m("monotonicity_violations_join", "keys", "lower"),
+    _m("monotonicity_violations_leave", "keys", "lower"),
+    _m("nat_peak_to_mean_ip", "ratio", "lower", "peak/mean when routing on client IP"),
+    _m("nat_peak_to_mean_user", "ratio", "lower", "peak/mean when routing on the user"),
+    _m("lookup_ns_p50", "ns", "lower", "scalar lookup, median", "timing", True),
+    _m("lookup_ns_p99", "ns", "lower", "scalar lookup, 99th percentile", "timing"),
+    _m("batch_ns_per_key", "ns", "lower", "batch lookup_many per key", "timing", True),
+    _m("build_ms", "ms", "lower", "time to build the structure", "timing", True),
+    _m("memory_bytes", "bytes", "lower", "memory the structure holds"),
+    # the simulator (routebench simulate)
+    _m("wall_s", "s", "lower", "wall-clock time of the run", "timing"),
+    _m("utilization", "fraction", None, "busy workers over all workers"),
+    _m("throughput", "requests/s", "higher"),
+    _m("latency_mean", "s", "lower"),
+    _m("latency_p50", "s", "lower"),
+    _m("latency_p99", "s", "lower"),
+    _m("latency_p999", "s", "lower"),
+    _m("latency_max", "s", "lower"),
+    _m("failed", "requests", "lower"),
+    _m("failed_pct", "%", "lower"),
+    _m("sessions_lost", "sessions", "lower"),
+    _m("sessions_lost_pct", "%", "lower"),
+    _m("crash_lost", "sessions", "lower"),
+    _m("crash_lost_pct", "%", "lower"),
+    _m("ip_change_survival", "fraction", "higher"),
+    _m("outstanding_imbalance_avg", "ratio", "lower",
+       "max/mean outstanding requests per window, time-averaged"),
+    _m("outstanding_imbalance_worst", "ratio", "lower"),
+    _m("outstanding_imbalance_overall", "ratio", "lower"),
+    _m("served_imbalance_avg", "ratio", "lower"),
+    _m("served_imbalance_worst", "ratio", "lower"),
+    _m("served_imbalance_total", "ratio", "lower"),
+)
+
+#: every metric routebench writes, by name
+METRICS: dict[str, Metric] = {m.name: m for m in _CATALOGUE}
+#: metrics measured with a clock: noisy, gated only on interleaved samples
+TIMING_METRICS = frozenset(m.name for m in _CATALOGUE if m.timing)
+#: the timing metrics ``routebench ab`` times in interleaved rounds: the gateable ones
+INTERLEAVED_METRICS = tuple(m.name for m in _CATALOGUE if m.interleaved)
+
+
+def metric(name: str) -> Metric:
+    """The catalogue entry for ``name``; a plugin's own metric is a quality metric."""
+    return METRICS.get(name) or Metric(name, "", None)
+
+
+# -- labels -------------------------------------------------------------------
+def display_label(name: str, params: Mapping[str, Any],
+                  defaults: Mapping[str, Any] | None = None) -> str:
+    """``name`` with the parameters that differ from ``defaults`` (all when None)."""
+    shown = {k: v for k, v in params.items() if defaults is None or defaults.get(k) != v}
+    return name + (":" + ",".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
+
+
+# -- records ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Record:
+    """What every result record has: who ran, on what, with which numbers."""
+
+    RECORD: ClassVar[str] = ""
+    #: the field naming what the strategy ran over (a trace, a scenario)
+    WORKLOAD: ClassVar[str] = ""
+
+    strategy: str
+    params: dict[str, Any]
+    label: str
+    nodes: int | None
+    metrics: dict[str, Any]
+
+    @property
+    def workload(self) -> str:
+        return str(getattr(self, self.WORKLOAD, "")) if self.WORKLOAD else ""
+
+    def identity(self) -> tuple[Any, ...]:
+        return identity(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"record": self.RECORD, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Record:
+        names = {f.name for f in fields(cls)}
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise RoutebenchError(f"a {cls.RECORD} record lacks {', '.join(sorted(missing))}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class StaticResult(Record):
+    """One keyed strategy at one N over one trace (``routebench run``)."""
+
+    RECORD: ClassVar[str] = "static"
+    WORKLOAD: ClassVar[str] = "trace"
+
+    trace: str = ""
+    trace_params: dict[str, Any] = field(default_factory=dict)
+    route_on: str | None = None
+    events: dict[str, Any] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SimRecord(Record):
+    """One balancer through one simulated scenario (``routebench simulate``)."""
+
+    RECORD: ClassVar[str] = "sim"
+    WORKLOAD: ClassVar[str] = "scenario"
+
+    scenario: str = ""
+    scenario_params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    counts: list[int] = field(default_factory=list)
+    backends: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    nat_groups: list[dict[str, Any]] = field(default_factory=list)
+    series: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimRecord(Record):
+    """One claim of ``routebench claims``: its verdict and the numbers behind it."""
+
+    RECORD: ClassVar[str] = "claim"
+    WORKLOAD: ClassVar[str] = "scenario"
+
+    scenario: str = ""
+    claim: int = 0
+    text: str = ""
+    verdict: str = ""
+    detail: str = ""
+    seed: int = 0
+    commands: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TraceSummary(Record):
+    """What is in one trace (``routebench trace inspect``)."""
+
+    RECORD: ClassVar[str] = "trace-summary"
+    WORKLOAD: ClassVar[str] = "trace"
+
+    trace: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any]) -> TraceSummary:
+        """The record of a ``summarize_trace`` result."""
+        trace = str(summary.get("trace", ""))
+        return cls(strategy="trace", params={}, label=trace, nodes=None, metrics={},
+                   trace=trace, summary=dict(summary))
+
+    def to_json(self) -> dict[str, Any]:
+        # the summary's fields stand at the top level, as ``/1`` wrote them
+        return {**self.summary, "record": self.RECORD, "strategy": self.strategy,
+                "params": self.params, "label": self.label, "nodes": self.nodes,
+                "metrics": self.metrics, "trace": self.trace}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TraceSummary:
+        own = {"record", "strategy", "params", "label", "nodes", "metrics"}
+        return cls.of({k: v for k, v in data.items() if k not in own})
+
+
+RECORD_KINDS: dict[str, type[Record]] = {
+    c.RECORD: c for c in (StaticResult, SimRecord, ClaimRecord, TraceSummary)
+}
+
+
+def record_from_json(data: Mapping[str, Any]) -> Record:
+    """A record from its JSON object (``/2`` form)."""
+    cls = RECORD_KINDS.get(str(data.get("record")))
+    if cls is None:
+        raise RoutebenchError(f"unknown record kind {data.get('record')!r}; known: "
+                              f"{', '.join(RECORD_KINDS)}")
+    return cls.from_json(data)
+
+
+def workload(r: Mapping[str, Any]) -> str:
+    """What a result object (``/2`` form) ran over: its trace or its scenario."""
+    cls = RECORD_KINDS.get(str(r.get("record")))
+    return str(r.get(cls.WORKLOAD) or "") if cls is not None else ""
+
+
+def identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes a result the same scenario in two reports (a ``/2`` result object)."""
+    import json
+
+    params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+    return (r.get("strategy"), params, workload(r), r.get("route_on"), r.get("nodes"))
+
+
+# -- the report ---------------------------------------------------------------
+@dataclass
+class Report:
+    """A report: what ran (kind, command, config), where, and its result records."""
+
+    kind: str
+    results: list[Record | dict[str, Any]]
+    config: dict[str, Any] = field(default_factory=dict)
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+    environment: dict[str, Any] | None = None
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
+        timespec="seconds"))
+    schema: str = SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON object (NaN and infinities become null)."""
+        if self.environment is None:
+            from .environment import environment
+
+            self.environment = environment()
+        return clean_json({
+            "schema": self.schema, "kind": self.kind, "created": self.created,
+            "command": list(self.command), "environment": self.environment,
+            "config": self.config,
+            "results": [r.to_json() if isinstance(r, Record) else dict(r)
+                        for r in self.results],
+        })
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "report") -> dict[str, Any]:
+        """A report's JSON object checked and migrated to the current schema.
+
+        Returns the JSON object (``/2`` form), the shape every consumer reads.
+        """
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if not isinstance(schema, str) or not schema.startswith("routebench/"):
+            raise RoutebenchError(f"{where} is not a routebench report (no \"schema\": "
+                                  f"\"{SCHEMA}\")")
+        if schema not in READABLE_SCHEMAS:
+            raise RoutebenchError(f"{where} has schema {schema!r}; this routebench reads "
+                                  f"{', '.join(READABLE_SCHEMAS)}")
+        if not isinstance(data.get("results"), list):
+            raise RoutebenchError(f"{where}: \"results\" must be a list")
+        for i, r in enumerate(data["results"]):
+            _check_result(r, f"{where}: result {i + 1}")
+        if schema == "routebench/1":
+            data = _migrate_1(data)
+        return data
+
+    @staticmethod
+    def records(data: Mapping[str, Any]) -> list[Record]:
+        """The typed records of a checked report object."""
+        return [record_from_json(r) for r in data["results"]]
+
+
+def _check_result(r: Any, what: str) -> None:
+    if not isinstance(r, dict):
+        raise RoutebenchError(f"{what} is {type(r).__name__}, expected an object")
+    if not isinstance(r.get("metrics", {}), dict):
+        raise RoutebenchError(f"{what}: \"metrics\" must be an object of name: number")
+    nodes = r.get("nodes")
+    if nodes is not None and (isinstance(nodes, bool) or not isinstance(nodes, int)):
+        raise RoutebenchError(f"{what}: \"nodes\" is {nodes!r}, expected a whole number")
+    bad = [k for k, v in r.get("metrics", {}).items()
+           if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+    if bad:
+        raise RoutebenchError(f"{what}: metric {bad[0]!r} is {r['metrics'][bad[0]]!r}, "
+                              "expected a number or null")
+
+
+# -- migrations ---------------------------------------------------------------
+_KIND_OF_REPORT = {"run": "static", "simulate": "sim", "claims": "claim",
+                   "trace-inspect": "trace-summary"}
+
+
+def _migrate_1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``routebench/1`` -> ``/2``: a record kind, a label and a workload on every result.
+
+    ``/1`` results kept only the parameters; the label shows them all (the
+    defaults of the day are unknown), which is what ``/1`` tables showed for a
+    plugin not installed.
+    """
+    out = dict(data)
+    kind = _KIND_OF_REPORT.get(str(data.get("kind")), "static")
+    results = []
+    for r in data["results"]:
+        r = dict(r)
+        rk = "claim" if "claim" in r and "verdict" in r else kind
+        r["record"] = rk
+        if rk == "claim":
+            r.setdefault("strategy", f"claim-{r.get('claim')}")
+            r.setdefault("params", {})
+            r.setdefault("label", f"claim {r.get('claim')}")
+            r.setdefault("nodes", None)
+            r.setdefault("metrics", {})
+        elif rk == "trace-summary":
+            r = TraceSummary.of(r).to_json()
+        else:
+            name = str(r.get("strategy") or r.get("balancer") or "?")
+            r["strategy"] = name
+            r.pop("balancer", None)
+            r.setdefault("params", {})
+            r.setdefault("label", display_label(name, r["params"], None))
+            if r.get("nodes") is None and isinstance(r.get("backends"), int):
+                r["nodes"] = r.pop("backends")
+            r.setdefault("nodes", None)
+            r.setdefault("metrics", {})
+        results.append(r)
+    out["results"] = results
+    out["schema"] = SCHEMA
+    out["migrated_from"] = "routebench/1"
+    return out
+
+
+def clean_json(x: Any) -> Any:
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean_json(v) for v in x]
+    if hasattr(x, "item"):  # numpy scalars
+        return clean_json(x.item())
+    return x
+
+
+def make_report(kind: str, results: Sequence[Record | Mapping[str, Any]],
+                config: dict[str, Any], command: list[str] | None = None,
+                env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report's JSON object; ``env`` is the environment block when the caller has one
+    (default: this process's)."""
+    return Report(kind, [r if isinstance(r, Record) else dict(r) for r in results], config, list(sys.argv if command is None else command),
+                  env).to_json()
