@@ -67,20 +67,26 @@ def jump_one(digest, n):
 
 
 # -- sorted points: ring and ketama ------------------------------------------
+@njit(cache=True, inline="always")
+def successor_index(points, x):
+    """The index of the first point >= ``x`` in sorted ``points`` (``points.size`` if none)."""
+    lo = 0
+    hi = points.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if points[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True)
 def successor_many(digests, points, owners, out):
     """For each digest the owner of the first point >= it, wrapping past the end."""
     n = points.size
     for i in range(digests.size):
-        x = digests[i]
-        lo = 0
-        hi = n
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if points[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = successor_index(points, digests[i])
         out[i] = owners[lo if lo < n else 0]
 
 

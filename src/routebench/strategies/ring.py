@@ -56,6 +56,13 @@ class _Continuum(KeyedStrategy):
         v.flags.writeable = False
         return v
 
+    @property
+    def owners(self) -> np.ndarray:
+        """The node index of each point in ``points`` (read-only view)."""
+        v = self._owners.view()
+        v.flags.writeable = False
+        return v
+
 
 class RingStrategy(_Continuum):
     name = "ring"

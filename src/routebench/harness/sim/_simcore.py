@@ -20,8 +20,13 @@ numpy version (numpy does not promise stable distribution algorithms).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
+
+from ...strategies._kernels import successor_index
+from ...strategies._live import POLICIES, ROUTE_ON
 
 __all__ = ["run", "apply_event", "prefill", "seed_streams", "quantiles", "HIST_BINS"]
 
@@ -53,21 +58,27 @@ D_LOGNORMAL = 2
 D_PARETO = 3
 D_EMPIRICAL = 4  # service times replayed from an array, in order, cycling
 
-# -- policies -------------------------------------------------------------------
-P_ROUND_ROBIN = 0
-P_RANDOM = 1
-P_LEAST_CONN = 2
-P_P2C = 3
-P_HASH = 4  # the backend a keyed strategy maps the routing key to
-P_BOUNDED = 5  # consistent hashing with bounded loads on a ring
-P_PYTHON = 6
+#: topology event kinds; an event's code is its index here
+EVENT_KINDS = ("crash", "recover", "join", "drain")
 
-# routing key of hashing policies
+# -- policies -------------------------------------------------------------------
+# Each code is the name's index in the one list of names (strategies/_live.py),
+# so the Python side maps a name to its code with ``POLICIES.index``.
+P_ROUND_ROBIN = POLICIES.index("round-robin")
+P_RANDOM = POLICIES.index("random")
+P_LEAST_CONN = POLICIES.index("least-connections")
+P_P2C = POLICIES.index("p2c")
+P_HASH = POLICIES.index("hash")  # the backend a keyed strategy maps the routing key to
+P_BOUNDED = POLICIES.index("bounded-load")  # consistent hashing with bounded loads on a ring
+P_PYTHON = POLICIES.index("python")
+
+# routing key of hashing policies: 0 for none, else 1 + the index in ROUTE_ON
+ROUTE_ON_CODES = ("",) + ROUTE_ON
 ON_NONE = 0
-ON_IP = 1
-ON_SESSION = 2
-ON_USER = 3
-ON_KEY = 4
+ON_IP = ROUTE_ON_CODES.index("ip")
+ON_SESSION = ROUTE_ON_CODES.index("session")
+ON_USER = ROUTE_ON_CODES.index("user")
+ON_KEY = ROUTE_ON_CODES.index("key")
 
 # -- backend int fields: bi[field, backend] ------------------------------------
 B_UP = 0  # 1 while present and not crashed (draining backends are up)
@@ -578,14 +589,7 @@ def _pick(policy, d, gi, bi, elig, rng, digest, keyb, ring_pts, ring_own, eps):
         total = gi[G_SUMOUT_ELIG] + 1
         cap = np.ceil((1.0 + eps) * total / n)
         m = ring_pts.size
-        lo = 0
-        hi = m
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if ring_pts[mid] < digest:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = successor_index(ring_pts, digest)
         for j in range(m):
             b = ring_own[(lo + j) % m]
             if bi[B_OUT, b] + 1 <= cap:
@@ -873,11 +877,50 @@ def _done(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, hist, h_t, h_s, h_k, s,
     _next_request(gi, si, ci, cf, rng, h_t, h_s, h_k, s, t)
 
 
+class LoopState(NamedTuple):
+    """Every array the compiled loop reads and writes, by name (see the field tables above)."""
+
+    bi: np.ndarray  # backend ints [B_*, backend]
+    bf: np.ndarray  # backend floats [BF_*, backend]
+    si: np.ndarray  # session ints [S_*, session]
+    sf: np.ndarray  # session floats [SF_*, session]
+    su: np.ndarray  # session digests
+    gi: np.ndarray  # global ints [G_*]
+    gf: np.ndarray  # global floats [GF_*]
+    ci: np.ndarray  # config ints [C_*]
+    cf: np.ndarray  # config floats [CF_*]
+    rng: np.ndarray  # random streams
+    h_t: np.ndarray  # event heap: times
+    h_s: np.ndarray  # event heap: sessions
+    h_k: np.ndarray  # event heap: kinds
+    elig: np.ndarray  # eligible backend ids
+    lvl: np.ndarray  # load-level buckets
+    hist: np.ndarray  # latency histogram
+    emp: np.ndarray  # empirical service times
+    arrivals: np.ndarray  # the current block of arrival times
+    client_ip: np.ndarray
+    client_nat: np.ndarray
+    tab_d: np.ndarray  # static key digests and their backends
+    tab_b: np.ndarray
+    blk_d: np.ndarray  # fresh key digests (a block) and their backends
+    blk_b: np.ndarray
+    key_cdf: np.ndarray  # content-key popularity
+    ring_pts: np.ndarray  # the bounded-load ring
+    ring_own: np.ndarray
+    nat_req: np.ndarray  # requests per NAT group and backend
+    ser: np.ndarray  # the load-over-time series
+
+
 @njit(cache=True)
-def run(bi, bf, si, sf, su, gi, gf, ci, cf, rng, h_t, h_s, h_k, elig, lvl, hist, emp,
-        arrivals, client_ip, client_nat, tab_d, tab_b, blk_d, blk_b, key_cdf,
-        ring_pts, ring_own, nat_req, ser, max_events):
+def run(st, max_events):
     """Simulate until Python is needed; returns an ``ST_*`` status."""
+    bi, bf, si, sf, su, gi, gf, ci, cf = st.bi, st.bf, st.si, st.sf, st.su, st.gi, st.gf, \
+        st.ci, st.cf
+    rng, h_t, h_s, h_k, elig, lvl, hist, emp = st.rng, st.h_t, st.h_s, st.h_k, st.elig, \
+        st.lvl, st.hist, st.emp
+    arrivals, client_ip, client_nat = st.arrivals, st.client_ip, st.client_nat
+    tab_d, tab_b, blk_d, blk_b, key_cdf = st.tab_d, st.tab_b, st.blk_d, st.blk_b, st.key_cdf
+    ring_pts, ring_own, nat_req, ser = st.ring_pts, st.ring_own, st.nat_req, st.ser
     # finish a decision a Python balancer has made
     s = gi[G_PENDING]
     if s >= 0:
@@ -976,10 +1019,10 @@ def _start_measuring(gi, gf, bi, bf, cf, t):
 # ==================================================================================
 # topology events
 # ==================================================================================
-EVT_CRASH = 0
-EVT_RECOVER = 1
-EVT_JOIN = 2
-EVT_DRAIN = 3
+EVT_CRASH = EVENT_KINDS.index("crash")
+EVT_RECOVER = EVENT_KINDS.index("recover")
+EVT_JOIN = EVENT_KINDS.index("join")
+EVT_DRAIN = EVENT_KINDS.index("drain")
 
 
 @njit(cache=True)

@@ -243,7 +243,7 @@ class KeyDist:
         return f"zipf:s={self.s:g},universe={self.universe}"
 
 
-EVENT_KINDS = ("crash", "recover", "join", "drain")
+EVENT_KINDS = core.EVENT_KINDS
 
 
 @dataclass(frozen=True)

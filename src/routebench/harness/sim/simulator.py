@@ -38,6 +38,7 @@ from ..._errors import RoutebenchError, choices
 from ...datasets import Trace
 from ...hashing import get_hasher
 from ...strategies import Balancer, LoadView, Policy, Request
+from ...strategies._live import POLICIES
 from . import _simcore as core
 from ._simdist import Dist, Event, KeyDist, check_positive
 from ..._params import format_spec, parse_spec
@@ -52,15 +53,9 @@ BLOCK = 1 << 16
 _FIRST_BLOCK = 1 << 12
 #: rows of the load-over-time series (``SimResult.series``); even: full rows merge in pairs
 SERIES_ROWS = 256
-_POLICY_CODES = {
-    "round-robin": core.P_ROUND_ROBIN, "random": core.P_RANDOM,
-    "least-connections": core.P_LEAST_CONN, "p2c": core.P_P2C, "hash": core.P_HASH,
-    "bounded-load": core.P_BOUNDED, "python": core.P_PYTHON,
-}
-_ON_CODES = {None: core.ON_NONE, "ip": core.ON_IP, "session": core.ON_SESSION,
-             "user": core.ON_USER, "key": core.ON_KEY}
-_EVENT_CODES = {"crash": core.EVT_CRASH, "recover": core.EVT_RECOVER, "join": core.EVT_JOIN,
-                "drain": core.EVT_DRAIN}
+_POLICY_CODES = {name: i for i, name in enumerate(POLICIES)}
+_ON_CODES = {name or None: i for i, name in enumerate(core.ROUTE_ON_CODES)}
+_EVENT_CODES = {name: i for i, name in enumerate(core.EVENT_KINDS)}
 
 
 def backend_names(n: int) -> list[str]:
@@ -381,13 +376,10 @@ class _Keys:
             self.ring_pts = np.zeros(1, dtype=np.uint64)
             self.ring_own = np.zeros(1, dtype=np.int64)
             return
-        h = get_hasher(self.pol.hash)
-        v = self.pol.vnodes
-        pts = np.concatenate([h.many([f"{n}-{j}" for j in range(v)]) for n in live])
-        own = np.repeat(ids, v)
-        order = np.lexsort((np.repeat(np.arange(len(live)), v), pts))
-        self.ring_pts = np.ascontiguousarray(pts[order])
-        self.ring_own = np.ascontiguousarray(own[order], dtype=np.int64)
+        ring = self.reg.create_keyed("ring", live, vnodes=self.pol.vnodes, hash=self.pol.hash)
+        self.ring_pts = np.ascontiguousarray(ring.points)  # type: ignore[attr-defined]
+        self.ring_own = np.ascontiguousarray(ids[ring.owners],  # type: ignore[attr-defined]
+                                             dtype=np.int64)
 
 
 class _Arrivals:
@@ -649,12 +641,14 @@ class _Sim:
             span = 100.0
         return span / 100.0
 
-    def args(self) -> tuple[Any, ...]:
+    def state(self) -> core.LoopState:
+        """The arrays the compiled loop works on (rebuilt each call: some are replaced)."""
         k = self.keys
-        return (self.bi, self.bf, self.si, self.sf, self.su, self.gi, self.gf, self.ci, self.cf,
-                self.rng, self.h_t, self.h_s, self.h_k, self.elig, self.lvl, self.hist, self.emp,
-                self.arrivals, self.client_ip, self.client_nat, k.tab_d, k.tab_b, k.blk_d,
-                k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser)
+        return core.LoopState(
+            self.bi, self.bf, self.si, self.sf, self.su, self.gi, self.gf, self.ci, self.cf,
+            self.rng, self.h_t, self.h_s, self.h_k, self.elig, self.lvl, self.hist, self.emp,
+            self.arrivals, self.client_ip, self.client_nat, k.tab_d, k.tab_b, k.blk_d,
+            k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser)
 
     # -- the loop's requests ---------------------------------------------------
     def _topology_changed(self) -> None:
@@ -737,7 +731,7 @@ class _Sim:
         total_req = self.sc.requests
         shown = 0
         while True:
-            st = core.run(*self.args(), max_events)  # type: ignore[call-arg]
+            st = core.run(self.state(), max_events)
             if st == core.ST_DONE:
                 break
             if st == core.ST_TOPO:
