@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -181,7 +181,9 @@ class Record:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:
         names = {f.name for f in fields(cls)}
-        missing = [n for n in names if n not in data]
+        required = [f.name for f in fields(cls)
+                    if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in data]
         if missing:
             raise RoutebenchError(f"a {cls.RECORD} record lacks {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in data.items() if k in names})
