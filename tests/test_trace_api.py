@@ -19,7 +19,11 @@ def test_open_trace_tells_names_from_files(tmp_path):
     assert isinstance(open_trace(str(path)), FileTrace)
     assert open_trace("zipf", 10).requests == 10
     with pytest.raises(RoutebenchError, match="apply to trace files only"):
-        open_trace("zipf", 10, route_on="key")
+        open_trace("zipf", 10, log_format="combined")
+    # route_on is every trace's: synthetic ones take it too, and refuse a column they lack
+    assert open_trace("nat", 10, route_on="user").route_on == "user"
+    with pytest.raises(RoutebenchError, match="route_on 'path': trace 'zipf' has columns key"):
+        open_trace("zipf", 10, route_on="path")
     with pytest.raises(RoutebenchError, match="unknown trace 'zipff'"):
         open_trace("zipff")
 
@@ -51,3 +55,20 @@ def test_replaying_a_written_trace_equals_replaying_its_source(tmp_path):
     # coarser than the generator's user ids (several users share an IP and an agent)
     rec = [r.to_json() for r in run_static(specs, [7], [open_trace(str(path), route_on="user")])]
     assert rec[0]["metrics"]["distinct_keys"] <= 2000
+
+
+def test_every_trace_is_iterable_and_abstract_base_is_honest(tmp_path):
+    from routebench.datasets import SyntheticTrace, Trace
+
+    with pytest.raises(TypeError):
+        Trace()  # type: ignore[abstract]
+    syn = open_trace("nat", 1_000)
+    path = write(tmp_path, "a.log", combined() + "\n")
+    rec = open_trace(str(path))
+    assert isinstance(syn, SyntheticTrace) and not syn.recorded and syn.stats is None
+    assert isinstance(rec, Trace) and rec.recorded and rec.stats is None  # not read yet
+    assert sum(len(c) for c in syn) == 1_000  # iterating a trace yields its chunks
+    assert sum(len(c) for c in rec) == 1 and rec.stats is not None and rec.requests == 1
+    assert syn.with_columns("user").columns == ("client", "user")
+    with pytest.raises(RoutebenchError, match="column 'ua': trace 'nat' has columns client, user"):
+        syn.with_columns("ua")

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._errors import RoutebenchError, choices
 from .._params import parse_spec
-from ._trace import Chunk, InternedColumn, KeyColumn, RawColumn, Trace, Vocabulary
+from ._trace import Chunk, InternedColumn, KeyColumn, RawColumn, SyntheticTrace, Trace, Vocabulary
 from .readers import FileTrace, ReadOptions, ReadStats, open_file
 from .synthetic import (
     SYNTHETIC,
@@ -33,6 +33,7 @@ __all__ = [
     "KeyColumn",
     "NatTrace",
     "RawColumn",
+    "SyntheticTrace",
     "ReadOptions",
     "ReadStats",
     "Trace",
@@ -72,6 +73,7 @@ def open_trace(spec: str, requests: int | None = None, seed: int = 0, *,
         if requests is not None:
             read = {**read, "limit": requests}
         return open_file(spec, options, **read)
+    route_on = read.pop("route_on", None)
     if options is not None or read:
         given = sorted(read) or ["options"]
         raise RoutebenchError(
@@ -85,4 +87,4 @@ def open_trace(spec: str, requests: int | None = None, seed: int = 0, *,
             "file (no such file)"
         )
     return synthetic_trace(name, DEFAULT_REQUESTS if requests is None else requests, seed,
-                           **params)
+                           route_on=route_on, **params)

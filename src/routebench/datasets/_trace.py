@@ -8,16 +8,22 @@ hash function per chunk). Strategies see only the digest arrays.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
+from .._errors import RoutebenchError, choices
 from .._params import Param, resolve_params
 from ..hashing import Hasher
 
-__all__ = ["Vocabulary", "KeyColumn", "InternedColumn", "RawColumn", "Chunk", "Trace"]
+if TYPE_CHECKING:
+    from .readers import ReadStats
+
+__all__ = ["Vocabulary", "KeyColumn", "InternedColumn", "RawColumn", "Chunk", "Trace",
+           "SyntheticTrace"]
 
 DEFAULT_CHUNK = 1 << 18
 
@@ -114,23 +120,76 @@ class Chunk:
         return self.size
 
 
-class Trace:
-    """A replayable stream of chunks; iterating ``chunks()`` twice gives the same requests."""
+class Trace(ABC):
+    """A replayable stream of chunks; iterating it twice gives the same requests.
+
+    ``for chunk in trace`` (or ``trace.chunks()``) yields :class:`Chunk` objects.
+    Every trace has ``route_on`` (the column strategies route on), ``columns``
+    (the key columns each chunk carries), ``available`` (every column it can
+    carry: ``with_columns`` adds them), ``requests`` (None while unknown: a
+    file not yet read whole) and ``stats`` (what reading a file counted; None
+    for synthetic traces and for a file before it is read).
+    """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    #: read from a recorded file (True) or generated (False)
+    recorded: ClassVar[bool] = False
+
+    route_on: str
+    columns: tuple[str, ...]
+    available: tuple[str, ...]
+    requests: int | None
+    stats: ReadStats | None = None
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """The short name tables show."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What a report records of the trace to reproduce it."""
+
+    @abstractmethod
+    def chunks(self) -> Iterator[Chunk]:
+        """The requests, a chunk at a time."""
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self.chunks()
+
+    def _check_column(self, column: str, what: str) -> str:
+        if column not in self.available:
+            raise RoutebenchError(f"{what} {column!r}: trace {self.label!r} has columns "
+                                  f"{choices(self.available)}")
+        return column
+
+    def with_columns(self, *extra: str) -> Self:
+        """Also carry these columns in every chunk; columns the trace lacks are refused."""
+        for c in extra:
+            self._check_column(c, "column")
+            if c not in self.columns:
+                self.columns = (*self.columns, c)
+        return self
+
+
+class SyntheticTrace(Trace):
+    """A generated trace: seeded, chunked, reproducible from its name and parameters."""
+
     params: ClassVar[tuple[Param, ...]] = ()
     #: the key columns each chunk has
-    columns: ClassVar[tuple[str, ...]] = ("key",)
-    #: the column a strategy routes on unless told otherwise
-    route_on: ClassVar[str] = "key"
+    COLUMNS: ClassVar[tuple[str, ...]] = ("key",)
+    #: the column strategies route on unless told otherwise
+    ROUTE_ON: ClassVar[str] = "key"
 
     def __init__(self, requests: int, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
-                 **params: Any) -> None:
+                 route_on: str | None = None, **params: Any) -> None:
         self.config = resolve_params(f"trace {self.name!r}", self.params, params)
         self.requests = int(requests)
         self.seed = int(seed)
         self.chunk_size = int(chunk_size)
+        self.columns = self.available = self.COLUMNS
+        self.route_on = self._check_column(route_on or self.ROUTE_ON, "route_on")
 
     @property
     def label(self) -> str:
@@ -142,14 +201,15 @@ class Trace:
         return self.name + (":" + ",".join(changed) if changed else "")
 
     def describe(self) -> dict[str, Any]:
-        """What a report records of the trace to reproduce it."""
         return {"name": self.name, "params": dict(self.config), "requests": self.requests,
                 "seed": self.seed, "chunk_size": self.chunk_size}
 
     def chunks(self) -> Iterator[Chunk]:
-        for index, start in enumerate(range(0, self.requests, self.chunk_size)):
-            n = min(self.chunk_size, self.requests - start)
+        total = int(self.requests or 0)
+        for index, start in enumerate(range(0, total, self.chunk_size)):
+            n = min(self.chunk_size, total - start)
             yield self._chunk(index, n, np.random.default_rng([self.seed, index]))
 
+    @abstractmethod
     def _chunk(self, index: int, n: int, rng: np.random.Generator) -> Chunk:
-        raise NotImplementedError
+        """Chunk ``index`` of ``n`` requests drawn from ``rng``."""

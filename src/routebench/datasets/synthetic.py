@@ -12,13 +12,13 @@ import numpy as np
 
 from .._errors import RoutebenchError, choices
 from .._params import Param
-from ._trace import Chunk, InternedColumn, RawColumn, Trace, Vocabulary
+from ._trace import Chunk, InternedColumn, RawColumn, SyntheticTrace, Vocabulary
 
 __all__ = ["UniformTrace", "ZipfTrace", "NatTrace", "AccessLogTrace", "SYNTHETIC",
            "USER_AGENTS", "parse_sizes"]
 
 
-class UniformTrace(Trace):
+class UniformTrace(SyntheticTrace):
     name = "uniform"
     summary = "every request a distinct random key (64-bit tokens as hex)"
 
@@ -27,7 +27,7 @@ class UniformTrace(Trace):
         return Chunk({"key": RawColumn([b"%016x" % t for t in tokens])})
 
 
-class ZipfTrace(Trace):
+class ZipfTrace(SyntheticTrace):
     name = "zipf"
     summary = "keys drawn from a fixed universe with Zipf popularity (rank r has weight r^-s)"
     params = (
@@ -77,11 +77,11 @@ def _ipv4(ints: np.ndarray) -> list[bytes]:
             for i in ints.tolist()]
 
 
-class NatTrace(Trace):
+class NatTrace(SyntheticTrace):
     name = "nat"
     summary = "users behind shared public IPs: NAT groups plus users with their own IP"
-    columns = ("client", "user")
-    route_on = "client"
+    COLUMNS = ("client", "user")
+    ROUTE_ON = "client"
     params = (
         Param("users", 10_000, "distinct end users", minimum=1),
         Param("groups", "500,200,50", "users behind each shared NAT IP", check=_check_groups),
@@ -143,8 +143,8 @@ class AccessLogTrace(NatTrace):
     name = "access-log"
     summary = ("web traffic: users (some behind shared NAT IPs) with a user agent each, "
                "Zipf-popular URL paths, Poisson arrival times")
-    columns = ("client", "user", "path", "ua")
-    route_on = "client"
+    COLUMNS = ("client", "user", "path", "ua")
+    ROUTE_ON = "client"
     params = NatTrace.params + (
         Param("paths", 20_000, "distinct URL paths", minimum=1),
         Param("s", 1.0, "Zipf exponent of path popularity", minimum=0.0),
@@ -187,7 +187,8 @@ SYNTHETIC: dict[str, type[Trace]] = {
 }
 
 
-def synthetic_trace(name: str, requests: int, seed: int = 0, **params: Any) -> Trace:
+def synthetic_trace(name: str, requests: int, seed: int = 0, route_on: str | None = None,
+                    **params: Any) -> SyntheticTrace:
     """The synthetic trace ``name``; a clear error naming the ones there are otherwise."""
     try:
         cls = SYNTHETIC[name]
@@ -197,4 +198,4 @@ def synthetic_trace(name: str, requests: int, seed: int = 0, **params: Any) -> T
         ) from None
     if requests < 1:
         raise RoutebenchError(f"requests {requests}: a trace needs at least 1 request")
-    return cls(requests, seed, **params)
+    return cls(requests, seed, route_on=route_on, **params)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..._errors import RoutebenchError, choices
+from ..._units import parse_duration
 from .._trace import Chunk, Trace
 from ._formats import (
     FORMATS,
@@ -51,25 +52,6 @@ SNIFF = 1 << 20
 _SESSION_HELP = "ua (client IP + user agent), client, cookie:NAME or field:NAME"
 
 
-def parse_duration(text: str | float | int) -> float:
-    """``1800``, ``30m``, ``1h``, ``90s`` -> seconds (> 0)."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        t = str(text).strip().lower()
-        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(t[-1:], None)
-        num = t[:-1] if mult else t
-        try:
-            value = float(num) * (mult or 1)
-        except ValueError:
-            raise RoutebenchError(
-                f"duration {text!r}: expected seconds or a number with s, m, h or d, e.g. 30m"
-            ) from None
-    if not value > 0:
-        raise RoutebenchError(f"duration {text!r}: must be more than 0 seconds")
-    return value
-
-
 class FileTrace(Trace):
     """A recorded trace file (or ``-``: standard input, which can be read only once).
 
@@ -79,6 +61,7 @@ class FileTrace(Trace):
 
     name = "file"
     summary = "a recorded trace file"
+    recorded = True
 
     def __init__(self, path: str | os.PathLike[str], options: ReadOptions | None = None,
                  **kw: Any) -> None:
@@ -93,11 +76,9 @@ class FileTrace(Trace):
         self.opts = opts
         self.path = str(path)
         self.source = display_name(path)
-        self.config = {}
-        self.seed = 0
         self.chunk_size = opts.chunk_size
-        self.requests = opts.limit  # type: ignore[assignment]
-        self.stats: ReadStats | None = None
+        self.requests = opts.limit
+        self.stats = None
         self._stdin: tuple[Any, bytes] | None = None
         self._used_stdin = False
         stream, comp = open_bytes(self.path)
@@ -189,6 +170,7 @@ class FileTrace(Trace):
 
         Columns the trace does not have are refused by name.
         """
+        cols = []
         for c in extra:
             c = ROUTE_ALIASES.get(c, c)
             if c not in self.available:
@@ -197,9 +179,8 @@ class FileTrace(Trace):
                 )
             if c == "session" and self.route_on != "session":
                 self._check_session()
-            if c not in self.columns:
-                self.columns = (*self.columns, c)
-        return self
+            cols.append(c)
+        return super().with_columns(*cols)
 
     @property
     def label(self) -> str:
