@@ -51,7 +51,8 @@ class Param:
             )
         if self.choices is not None and value not in self.choices:
             raise RoutebenchError(f"{where}: {value!r} is not one of {choices(self.choices)}")
-        if self.minimum is not None and value < self.minimum:
+        if (self.minimum is not None and isinstance(value, (int, float))
+                and value < self.minimum):
             raise RoutebenchError(f"{where}: {value!r} is below the minimum {self.minimum:g}")
         if self.check is not None:
             why = self.check(value)

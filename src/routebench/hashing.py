@@ -73,10 +73,11 @@ class Hasher:
             return np.empty(0, dtype=_U64)
         fn = self.fn
         first = keys[0]
+        it: Iterable[int]
         if isinstance(first, bytes) and all(type(k) is bytes for k in keys):
-            it = map(fn, keys)
+            it = map(fn, keys)  # every key was checked to be bytes
         elif isinstance(first, str) and all(type(k) is str for k in keys):
-            it = (fn(k.encode("utf-8")) for k in keys)
+            it = (fn(k.encode("utf-8")) for k in keys)  # type: ignore[union-attr]  # all str
         else:
             it = (fn(as_bytes(k)) for k in keys)
         try:
@@ -100,7 +101,7 @@ def _ketama_hashi(data: bytes) -> int:
 
 
 try:  # the same function in C, when the optional extension was built
-    from ._cketama import hashi as _ketama_hashi
+    from ._cketama import hashi as _ketama_hashi  # type: ignore[assignment]
 except ImportError:  # pragma: no cover - no compiler at install time
     pass
 

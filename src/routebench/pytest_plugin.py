@@ -84,10 +84,14 @@ class RoutebenchKit:
 
     def check_conformance(self, strategy: Any, **kwargs: Any) -> Any:
         """``routebench.testing.check_strategy`` (the session's hash applies)."""
+        from routebench import RoutebenchError
         from routebench.registry import registry
+        from routebench.strategies import KeyedStrategy
         from routebench.testing import check_strategy, with_session_hash
 
-        cls = registry.get(strategy) if isinstance(strategy, str) else strategy
+        cls: type = registry.get(strategy) if isinstance(strategy, str) else strategy
+        if not issubclass(cls, KeyedStrategy):
+            raise RoutebenchError(f"check_conformance: {strategy!r} is not a keyed strategy")
         return check_strategy(cls, **with_session_hash(cls, kwargs, self.hash))
 
     def bench_lookup_many(self, benchmark: Any, strategy: Any, n: int = 100_000) -> float:

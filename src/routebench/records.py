@@ -427,5 +427,6 @@ def make_report(kind: str, results: Sequence[Record | Mapping[str, Any]],
                 env: dict[str, Any] | None = None) -> dict[str, Any]:
     """A report's JSON object; ``env`` is the environment block when the caller has one
     (default: this process's)."""
-    return Report(kind, [r if isinstance(r, Record) else dict(r) for r in results], config, list(sys.argv if command is None else command),
+    rows = [r if isinstance(r, Record) else dict(r) for r in results]
+    return Report(kind, rows, config, list(sys.argv if command is None else command),
                   env).to_json()

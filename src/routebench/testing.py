@@ -50,8 +50,8 @@ import numpy as np
 
 from ._errors import RoutebenchError, choices
 from .harness import metrics
-from .registry import registry
 from .hashing import HASH_NAMES
+from .registry import registry
 from .strategies import KeyedStrategy
 
 __all__ = [
@@ -382,7 +382,8 @@ def _determinism(subj: _Subject, st: Any, settings: Any, seen: dict[str, float])
         assert np.array_equal(a1, a2), f"two builds over {nodes} route keys differently"
         assert a1.min() >= 0 and a1.max() < len(nodes), "lookup_many returned an index out of range"
         assert np.array_equal(s1.lookup_many(d1), a1), "lookup_many differs on a second call"
-        for k in [*probe, *keys[:50]]:
+        probes: list[str | bytes] = [*probe, *keys[:50]]
+        for k in probes:
             via_many = s1.nodes[int(s1.lookup_many(s1.digest([k]))[0])]
             assert s1.lookup(k) == via_many, (
                 f"lookup({k!r}) = {s1.lookup(k)!r} but lookup_many(digest) gives {via_many!r}"

@@ -9,11 +9,12 @@ are flagged approximate).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..hashing import get_hasher
+from ..hashing import Hasher, get_hasher
 from ._distinct import DistinctSample
 from ._trace import Chunk, InternedColumn, KeyColumn, Trace
 
@@ -22,6 +23,11 @@ __all__ = ["summarize_trace", "DISTINCT_CAP", "TALLY_CAP"]
 DISTINCT_CAP = 1 << 22
 TALLY_CAP = 1 << 17
 _H = get_hasher("xxh3")
+
+
+def _given(digests: np.ndarray, _hasher: Hasher) -> np.ndarray:
+    """Digests already made with the one hash function the sketch uses."""
+    return digests
 
 
 def _distinct() -> DistinctSample:
@@ -125,7 +131,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         parts = {}
         for c in distinct_cols:
             parts[c] = _parts(chunk.columns[c])
-            distinct[c].add(lambda _h, d=parts[c][0]: d)
+            distinct[c].add(partial(_given, parts[c][0]))
         for c, tally in tallies.items():
             dig, counts, values, _ = parts.get(c) or _parts(chunk.columns[c])
             tally.add(dig, counts, values)
@@ -142,7 +148,7 @@ def summarize_trace(trace: Trace, top: int = 10,
         out["time"] = {"first": t_min, "last": t_max, "span_s": span,
                        "rate_per_s": requests / span if span > 0 else None}
     out["distinct"] = {c: {"count": d.estimate(), "exact": d.exact} for c, d in distinct.items()}
-    tops = {}
+    tops: dict[str, Any] = {}
     for c, tally in tallies.items():
         rows = tally.top(top, by_extra=False)
         tops[c] = [{"key": _show(k), "requests": n, "share": n / requests if requests else 0.0,
@@ -173,7 +179,7 @@ def _nat_hints(chunk: Chunk, parts: dict[str, Any], tallies: dict[str, _Tally],
         pdig, _, _, prow = parts["client24"]
         row_prefix = pdig[prow]
         pairs = _pair_digest(row_prefix, row_client)
-        new = pairs_24.add(lambda _h: pairs)
+        new = pairs_24.add(partial(_given, pairs))
         if new.size:
             # which prefixes the new (prefix, client) pairs belong to
             _, first = np.unique(pairs, return_index=True)
@@ -182,7 +188,7 @@ def _nat_hints(chunk: Chunk, parts: dict[str, Any], tallies: dict[str, _Tally],
     if "user" in parts:
         udig, _, _, urow = parts["user"]
         pd = _pair_digest(row_client, udig[urow])
-        new = pairs_user.add(lambda _h: pd)
+        new = pairs_user.add(partial(_given, pd))
         if new.size:
             _, first = np.unique(pd, return_index=True)
             sel = first[np.isin(pd[first], new)]

@@ -6,7 +6,7 @@ requests on every machine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -80,9 +80,9 @@ def _ipv4(ints: np.ndarray) -> list[bytes]:
 class NatTrace(SyntheticTrace):
     name = "nat"
     summary = "users behind shared public IPs: NAT groups plus users with their own IP"
-    COLUMNS = ("client", "user")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("client", "user")
     ROUTE_ON = "client"
-    params = (
+    params: ClassVar[tuple[Param, ...]] = (
         Param("users", 10_000, "distinct end users", minimum=1),
         Param("groups", "500,200,50", "users behind each shared NAT IP", check=_check_groups),
     )
@@ -182,7 +182,7 @@ class AccessLogTrace(NatTrace):
         }, ts=ts)
 
 
-SYNTHETIC: dict[str, type[Trace]] = {
+SYNTHETIC: dict[str, type[SyntheticTrace]] = {
     t.name: t for t in (UniformTrace, ZipfTrace, NatTrace, AccessLogTrace)
 }
 

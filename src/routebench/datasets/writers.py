@@ -56,7 +56,7 @@ def format_for_path(path: str) -> str | None:
 
 
 @contextmanager
-def open_output(path: str) -> Iterator[IO[bytes]]:
+def open_output(path: str) -> Iterator[IO[bytes] | io.BufferedIOBase]:
     """A binary stream to ``path`` (``-``: stdout), compressed by its extension.
 
     Written to a temporary name and renamed at the end, so a failed run leaves
@@ -74,7 +74,8 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
         raise RoutebenchError(f"cannot write {path!r}: {exc.strerror}") from None
     try:
         if kind == "gzip":
-            out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+            out: IO[bytes] | io.BufferedIOBase = gzip.GzipFile(
+                fileobj=raw, mode="wb", compresslevel=6, mtime=0)
         elif kind == "bz2":
             out = bz2.BZ2File(raw, mode="wb")
         elif kind == "xz":
@@ -215,7 +216,7 @@ def write_trace(trace: Trace, path: str, fmt: str | None = None,
     return {"path": path, "format": fmt, "requests": written, "columns": cols_out}
 
 
-def _write_rows(out: IO[bytes], chunk: Chunk, cols: Sequence[str], fmt: str,
+def _write_rows(out: IO[bytes] | io.BufferedIOBase, chunk: Chunk, cols: Sequence[str], fmt: str,
                 header: bool) -> None:
     data: list[list[str]] = []
     for c in cols:
@@ -230,7 +231,7 @@ def _write_rows(out: IO[bytes], chunk: Chunk, cols: Sequence[str], fmt: str,
     buf = io.StringIO()
     if fmt == "jsonl":
         for row in rows:
-            obj = dict(zip(names, row))
+            obj: dict[str, Any] = dict(zip(names, row))
             if "ts" in obj:
                 obj["ts"] = float(obj["ts"])
             buf.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")

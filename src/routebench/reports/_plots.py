@@ -168,8 +168,9 @@ def peak_vs_vnodes(results: Sequence[Record], path: Path, colors: Colors) -> Pat
     swept = [r for r in swept if r.get("trace") == trace]
     by_name_n: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
     for r in swept:
-        by_name_n[(_name(r), int(r["nodes"]))][int(r["params"]["vnodes"])] = _metric(
-            r, "peak_to_mean")
+        ptm = _metric(r, "peak_to_mean")
+        if ptm is not None:  # every swept result has one (filtered above)
+            by_name_n[(_name(r), int(r["nodes"]))][int(r["params"]["vnodes"])] = ptm
     lines = {k: v for k, v in by_name_n.items() if len(v) >= 2}
     if not lines:
         return None

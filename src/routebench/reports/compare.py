@@ -376,9 +376,10 @@ class Comparison:
                 ratio = (f"{r.ratio.estimate:.3f} [{r.ratio.low:.3f}, {r.ratio.high:.3f}]"
                          if r.gate is None or r.gate.relative else
                          f"{r.ratio.estimate:.3f}")
-                delta = (_fmt_delta(r.delta) if r.gate is None or r.gate.relative
-                         else f"{_fmt_delta(r.diff.estimate)} "
-                              f"[{_fmt_delta(r.diff.low)}, {_fmt_delta(r.diff.high)}]")
+                d = r.diff
+                delta = (_fmt_delta(r.delta) if d is None or r.gate is None or r.gate.relative
+                         else f"{_fmt_delta(d.estimate)} "
+                              f"[{_fmt_delta(d.low)}, {_fmt_delta(d.high)}]")
             else:
                 pr = r.point_ratio
                 ratio = "-" if pr is None else f"{pr:.3f}"
@@ -420,22 +421,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
         raise RoutebenchError(f"cannot compare a {kb!r} report with a {kn!r} report: compare "
                               "two reports of the same command")
     b_res, n_res = base.get("results", []), new.get("results", [])
-    known: set[str] = set()
-    for r in (*b_res, *n_res):
-        known.update((r.get("metrics") or {}).keys())
     wanted = None if metrics is None else set(metrics)
-    # a gate named on the command line must exist; a project's configured gates
-    # apply to whichever of their metrics these reports have (noted below)
-    asked = {g.metric for g in gmap.values() if g.source == "--gate"} | (wanted or set())
-    for name in sorted(asked):
-        if name not in known:
-            shown = ", ".join(sorted(known)) or "none"
-            raise RoutebenchError(
-                f"metric {name!r} is in neither report; metrics there: {shown}"
-            )
-    absent = sorted(m for m in gmap if m not in known)
-    gmap = {m: g for m, g in gmap.items() if m in known}
-
+    gmap, absent = _gates_in_force(gmap, (*b_res, *n_res), wanted)
     pairs, only_b, only_n = _match(b_res, n_res)
     if not pairs and gmap:
         raise RoutebenchError(
@@ -446,51 +433,90 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
     if absent:
         cmp.notes.append("note: configured gates on metrics these reports do not have: "
                          + ", ".join(absent))
-    timing_unpaired = False
     for b, n in pairs:
         group = (_pair_label(b, n, varying), workload(n), str(n.get("nodes", "")))
         bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
-        names = list(nm) + [k for k in bm if k not in nm]
-        for metric in names:
+        for metric in list(nm) + [k for k in bm if k not in nm]:
             if wanted is not None and metric not in wanted and metric not in gmap:
                 continue
-            row = Row(group, metric, bm.get(metric), nm.get(metric), gate=gmap.get(metric))
-            timing = metric in TIMING_METRICS
-            if timing:
-                sb, xb, blocks = _samples(b, metric)
-                sn, xn, _ = _samples(n, metric)
-                if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
-                    row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
-                    if row.gate is not None and not row.gate.relative:  # only it reads diff
-                        row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
-                    row.old = float(median(xb))
-                    row.new = float(median(xn))
+            row = _metric_row(group, b, n, metric, gmap.get(metric), confidence)
             changed = row.old != row.new
             cmp.changed += changed
-            g = row.gate
-            if g is not None:
-                if timing and row.ratio is None:
-                    row.status = "not gated"
-                    cmp.not_gated += 1
-                    timing_unpaired = True
-                elif _is_num(row.old) and not _is_num(row.new):
-                    cmp.checked += 1  # a gated number went missing: that is no pass
-                    row.status = "FAIL"
-                elif not (_is_num(row.old) and _is_num(row.new)):
-                    row.status = "n/a" if changed else "ok"
-                else:
-                    cmp.checked += 1
-                    bad = (g.fails_interval(row.ratio, row.diff) if row.ratio is not None
-                           else g.fails(float(row.old), float(row.new)))
-                    row.status = "FAIL" if bad else "ok"
+            _judge(row, changed, cmp)
             if changed or row.status == "FAIL" or row.ratio is not None or show_all:
                 cmp.rows.append(row)
     for side, recs in (("only in base", only_b), ("only in new", only_n)):
         for r in recs:
             group = (_label(r, varying), workload(r), str(r.get("nodes", "")))
             cmp.rows.append(Row(group, "-", status=side))
+    cmp.notes += _notes(base, new, pairs, timing_unpaired=cmp.not_gated > 0)
+    return cmp
+
+
+def _gates_in_force(gmap: dict[str, Gate], results: Sequence[Mapping[str, Any]],
+                    wanted: set[str] | None) -> tuple[dict[str, Gate], list[str]]:
+    """The gates on metrics the reports have, and the configured ones they lack.
+
+    A gate or metric named on the command line must exist; a project's
+    configured gates apply to whichever of their metrics the reports have.
+    """
+    known: set[str] = set()
+    for r in results:
+        known.update((r.get("metrics") or {}).keys())
+    asked = {g.metric for g in gmap.values() if g.source == "--gate"} | (wanted or set())
+    for name in sorted(asked):
+        if name not in known:
+            shown = ", ".join(sorted(known)) or "none"
+            raise RoutebenchError(
+                f"metric {name!r} is in neither report; metrics there: {shown}"
+            )
+    absent = sorted(m for m in gmap if m not in known)
+    return {m: g for m, g in gmap.items() if m in known}, absent
+
+
+def _metric_row(group: tuple[str, str, str], b: Mapping[str, Any], n: Mapping[str, Any],
+                metric: str, gate: Gate | None, confidence: float) -> Row:
+    """One metric of a result pair; timing metrics with interleaved samples get intervals."""
+    bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
+    row = Row(group, metric, bm.get(metric), nm.get(metric), gate=gate)
+    if metric in TIMING_METRICS:
+        sb, xb, blocks = _samples(b, metric)
+        sn, xn, _ = _samples(n, metric)
+        if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
+            row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
+            if gate is not None and not gate.relative:  # only it reads diff
+                row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
+            row.old = float(median(xb))
+            row.new = float(median(xn))
+    return row
+
+
+def _judge(row: Row, changed: bool, cmp: Comparison) -> None:
+    """The row's gate verdict, counted in ``cmp``."""
+    g = row.gate
+    if g is None:
+        return
+    if row.metric in TIMING_METRICS and row.ratio is None:
+        row.status = "not gated"
+        cmp.not_gated += 1
+    elif _is_num(row.old) and not _is_num(row.new):
+        cmp.checked += 1  # a gated number went missing: that is no pass
+        row.status = "FAIL"
+    elif not (_is_num(row.old) and _is_num(row.new)):
+        row.status = "n/a" if changed else "ok"
+    else:
+        cmp.checked += 1
+        bad = (g.fails_interval(row.ratio, row.diff) if row.ratio is not None
+               else g.fails(float(row.old), float(row.new)))
+        row.status = "FAIL" if bad else "ok"
+
+
+def _notes(base: Mapping[str, Any], new: Mapping[str, Any],
+           pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+           timing_unpaired: bool) -> list[str]:
+    notes = []
     if timing_unpaired:
-        cmp.notes.append(
+        notes.append(
             "note: timing gates apply only to samples timed in one job with interleaved "
             "rounds (routebench ab, or routebench run --baseline BASE.json --base-python PY, "
             f"which time {', '.join(INTERLEAVED_METRICS)}); these reports have no such rounds "
@@ -498,13 +524,13 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
         )
     settings = _settings_difference(base, new, pairs)
     if settings:
-        cmp.notes.append("note: the reports were made with different settings (" + settings
-                         + "): quality metrics then differ by sampling, not by code; gate on "
-                           "reports made with the same settings")
+        notes.append("note: the reports were made with different settings (" + settings
+                     + "): quality metrics then differ by sampling, not by code; gate on "
+                       "reports made with the same settings")
     env = _env_difference(base.get("environment") or {}, new.get("environment") or {})
     if env:
-        cmp.notes.append("note: base and new environments differ: " + env)
-    return cmp
+        notes.append("note: base and new environments differ: " + env)
+    return notes
 
 
 def _settings_difference(base: Mapping[str, Any], new: Mapping[str, Any],
@@ -550,11 +576,11 @@ def attach_timing(records: Iterable[dict[str, Any]], timed: Iterable[Mapping[str
     n = 0
     for r in records:
         params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
-        t = by_key.get((_name(r), params, r.get("nodes")))
-        if t is None:
+        found = by_key.get((_name(r), params, r.get("nodes")))
+        if found is None:
             loose = by_loose.get((_name(r), r.get("nodes")), [])
-            t = loose[0] if len(loose) == 1 else None
-        if t is not None and "timing" in t:
-            r["timing"] = t["timing"]
+            found = loose[0] if len(loose) == 1 else None
+        if found is not None and "timing" in found:
+            r["timing"] = found["timing"]
             n += 1
     return n

@@ -93,12 +93,14 @@ def _require_matplotlib() -> None:
 def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.PathLike[str],
             *, title: str = "routebench report", baseline: Mapping[str, Any] | None = None,
             gates: Mapping[str, Any] | None = None, confidence: float = 0.95,
-            image_format: str = "png") -> Published:
+            image_format: str = "png", baseline_name: str | None = None) -> Published:
     """Write the report for ``reports`` (``(path, report)`` pairs) into ``outdir``.
 
-    With ``baseline``, the last report is compared with it under ``gates``
-    (see ``routebench.reports.compare``). Returns the files written (the
-    Markdown, the HTML page, then the images) and that comparison.
+    With ``baseline`` (read from ``baseline_name``), the last report is compared
+    with it under ``gates`` (see ``routebench.reports.compare``) before anything
+    is written, so a comparison that cannot be made leaves no partial output.
+    Returns the files written (the Markdown, the HTML page, then the images)
+    and that comparison.
     """
     from . import _plots
 
@@ -107,12 +109,16 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
         raise RoutebenchError(f"image format {image_format!r}; available: png, svg")
     if not reports:
         raise RoutebenchError("no reports to publish")
+    cmp = None
+    if baseline is not None:
+        from .compare import compare
+
+        cmp = compare(baseline, reports[-1][1], gates or {}, confidence=confidence)
     out = Path(outdir)
-    img = out / "img"
     try:
-        img.mkdir(parents=True, exist_ok=True)
+        (out / "img").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RoutebenchError(f"cannot create {str(img)!r}: {exc.strerror}") from None
+        raise RoutebenchError(f"cannot create {str(out / 'img')!r}: {exc.strerror}") from None
 
     every = [(p, r) for p, rep in reports if rep.get("kind", "run") == "run"
              for r in rep["results"]]
@@ -121,94 +127,112 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
     repeated = [p for p, r in every if id(r) not in kept]
     sims = [r for _, rep in reports if rep.get("kind") == "simulate" for r in rep["results"]]
     others = [(p, rep) for p, rep in reports if rep.get("kind", "run") not in ("run", "simulate")]
-    colors = _plots.Colors(r.get("strategy", "?") for r in static + sims)
-
-    blocks: list[Any] = [_Heading(title, 1), _Text(_intro(reports))]
+    page = _Page(out / "img", image_format, _plots.Colors(
+        r.get("strategy", "?") for r in static + sims))
+    page.blocks += [_Heading(title, 1), _Text(_intro(reports))]
     if repeated:
         files = ", ".join(f"`{Path(p).name}` ({n})" for p, n in Counter(repeated).items())
-        blocks.append(_Text(
+        page.blocks.append(_Text(
             f"{len(repeated)} result(s) repeat a scenario an earlier file already has (same "
             f"strategy, parameters, trace and N) and are shown once, from the first file: "
             f"{files}. Use `routebench compare` to see how repeated runs differ."))
-    written: list[Path] = []
-
-    def figure(fn: Any, rows: Any, stem: str, alt: str, caption: str, *extra: Any) -> None:
-        p = fn(rows, img / f"{stem}.{image_format}", *extra)
-        if p is not None:
-            written.append(p)
-            blocks.append(_Image(p, alt, caption))
-
     if static:
-        blocks.append(_Heading("Keyed strategies"))
-        figure(_plots.keys_per_node, static, "keys-per-node", "keys per node",
-               "How evenly each strategy spreads keys: every dot is one node's keys over the "
-               "mean; the bars mark the busiest and the idlest node.", colors)
-        figure(_plots.peak_vs_vnodes, static, "peak-vs-vnodes", "peak-to-mean vs vnodes",
-               "Peak-to-mean load of a ring as its virtual nodes per node grow; dotted lines "
-               "are the strategies that have no virtual nodes, at the same N.", colors)
-        figure(_plots.remap_vs_nodes, static, "remap-vs-nodes", "remap fraction vs N",
-               "Share of distinct keys that change node when one node joins or leaves; the "
-               "dashed line is the least any strategy can move (1/(N+1) and 1/N).", colors)
-        figure(_plots.lookup_vs_nodes, static, "lookup-vs-nodes", "lookup ns vs N",
-               "Lookup cost as N grows, log-log: batch lookup_many per key and one scalar "
-               "lookup call. Timings of one run on a shared machine: compare shapes, and use "
-               "`routebench ab` for a gate.", colors)
+        _static_figures(page, static)
     if sims:
-        blocks.append(_Heading("Balancers (simulation)"))
-        figure(_plots.load_over_time, sims, "load-over-time", "load over time",
-               "Load on the backends over simulated time: the band spans the least and the "
-               "most loaded backend, the line is the busiest.", colors)
-        if not any(isinstance(b, _Image) and b.alt == "load over time" for b in blocks):
-            blocks.append(_Text("(Load over time is drawn when simulation records carry a "
-                                "`series` of per-backend load; these do not, so the "
-                                "time-averaged load per backend is shown instead.)"))
-        figure(_plots.backend_load, sims, "backend-load", "load per backend",
-               "How evenly each balancer spread the load: every dot is one backend's "
-               "time-averaged outstanding requests over the mean.", colors)
-        figure(_plots.latency_percentiles, sims, "latency-percentiles", "latency percentiles",
-               "Response-time percentiles per balancer.", colors)
-
-    cmp = None
-    if baseline is not None:
-        from .compare import compare
-
-        newest = reports[-1][1]
-        cmp = compare(baseline, newest, gates or {}, confidence=confidence)
-        blocks.append(_Heading(f"Changes against the baseline ({reports[-1][0]})"))
-        figure(_plots.timing_intervals, cmp.rows, "timing-intervals", "timing intervals",
-               "Candidate over base for each timed scenario, from interleaved rounds: a bar is "
-               "the confidence interval, a grey tick the gate.")
-        blocks.append(_Text(cmp.summary().replace("\n", "  \n")))
+        _sim_figures(page, sims)
+    if cmp is not None:
+        base = f" `{Path(baseline_name).name}`" if baseline_name else ""
+        page.blocks.append(_Heading(f"Changes against the baseline{base} (new: "
+                                    f"`{Path(reports[-1][0]).name}`)"))
+        page.figure(_plots.timing_intervals, cmp.rows, "timing-intervals", "timing intervals",
+                    "Candidate over base for each timed scenario, from interleaved rounds: a bar "
+                    "is the confidence interval, a grey tick the gate.", colors=False)
+        page.blocks.append(_Text(cmp.summary().replace("\n", "  \n")))
         if cmp.rows:
-            blocks.append(_Table([], [], cmp.table("github"), cmp.table("html")))
-
-    if static:
-        blocks.append(_Heading("Tables"))
-        for trace in dict.fromkeys(str(r.get("trace")) for r in static):
-            rows = [r for r in static if str(r.get("trace")) == trace]
-            blocks.append(_Heading(f"Trace `{trace}`", 3))
-            blocks.append(_Table([], [], run_table(rows, "github"), run_table(rows, "html")))
-    for scenario in dict.fromkeys(str(r.get("scenario") or "") for r in sims):
-        rows = [r for r in sims if str(r.get("scenario") or "") == scenario]
-        blocks.append(_Heading(f"Simulation `{scenario or 'default'}`", 3))
-        blocks.append(_sim_table(rows))
-    for path, rep in others:
-        blocks.append(_Heading(f"`{rep.get('kind')}` report {Path(path).name}", 3))
-        blocks.append(_generic_table(rep["results"]))
-
-    blocks.append(_Heading("Environment"))
-    blocks.append(_env_table(reports))
-    blocks.append(_Heading("Reproduce"))
-    blocks.append(_Code("\n".join(_command(rep) for _, rep in reports)))
+            page.blocks.append(_Table([], [], cmp.table("github"), cmp.table("html")))
+    _tables(page, static, sims, others)
+    page.blocks += [_Heading("Environment"), _env_table(reports), _Heading("Reproduce"),
+                    _Code("\n".join(_command(rep) for _, rep in reports))]
 
     md = out / REPORT_MD
-    page = out / REPORT_HTML
+    html_page = out / REPORT_HTML
     try:
-        md.write_text(_markdown(blocks, out), encoding="utf-8")
-        page.write_text(_html(blocks, title), encoding="utf-8")
+        md.write_text(_markdown(page.blocks, out), encoding="utf-8")
+        html_page.write_text(_html(page.blocks, title), encoding="utf-8")
     except OSError as exc:
         raise RoutebenchError(f"cannot write the report in {str(out)!r}: {exc.strerror}") from None
-    return Published([md, page, *written], cmp)
+    return Published([md, html_page, *page.written], cmp)
+
+
+class _Page:
+    """The blocks of a report page and the images written for it."""
+
+    def __init__(self, img: Path, image_format: str, colors: Any) -> None:
+        self.img, self.image_format, self.colors = img, image_format, colors
+        self.blocks: list[Any] = []
+        self.written: list[Path] = []
+
+    def figure(self, fn: Any, rows: Any, stem: str, alt: str, caption: str,
+               colors: bool = True) -> None:
+        extra = (self.colors,) if colors else ()
+        p = fn(rows, self.img / f"{stem}.{self.image_format}", *extra)
+        if p is not None:
+            self.written.append(p)
+            self.blocks.append(_Image(p, alt, caption))
+
+
+def _static_figures(page: _Page, static: Sequence[Mapping[str, Any]]) -> None:
+    from . import _plots
+
+    page.blocks.append(_Heading("Keyed strategies"))
+    page.figure(_plots.keys_per_node, static, "keys-per-node", "keys per node",
+                "How evenly each strategy spreads keys: every dot is one node's keys over the "
+                "mean; the bars mark the busiest and the idlest node.")
+    page.figure(_plots.peak_vs_vnodes, static, "peak-vs-vnodes", "peak-to-mean vs vnodes",
+                "Peak-to-mean load of a ring as its virtual nodes per node grow; dotted lines "
+                "are the strategies that have no virtual nodes, at the same N.")
+    page.figure(_plots.remap_vs_nodes, static, "remap-vs-nodes", "remap fraction vs N",
+                "Share of distinct keys that change node when one node joins or leaves; the "
+                "dashed line is the least any strategy can move (1/(N+1) and 1/N).")
+    page.figure(_plots.lookup_vs_nodes, static, "lookup-vs-nodes", "lookup ns vs N",
+                "Lookup cost as N grows, log-log: batch lookup_many per key and one scalar "
+                "lookup call. Timings of one run on a shared machine: compare shapes, and use "
+                "`routebench ab` for a gate.")
+
+
+def _sim_figures(page: _Page, sims: Sequence[Mapping[str, Any]]) -> None:
+    from . import _plots
+
+    page.blocks.append(_Heading("Balancers (simulation)"))
+    page.figure(_plots.load_over_time, sims, "load-over-time", "load over time",
+                "Load on the backends over simulated time: the band spans the least and the "
+                "most loaded backend, the line is the busiest.")
+    if not any(isinstance(b, _Image) and b.alt == "load over time" for b in page.blocks):
+        page.blocks.append(_Text("(Load over time is drawn when simulation records carry a "
+                                 "`series` of per-backend load; these do not, so the "
+                                 "time-averaged load per backend is shown instead.)"))
+    page.figure(_plots.backend_load, sims, "backend-load", "load per backend",
+                "How evenly each balancer spread the load: every dot is one backend's "
+                "time-averaged outstanding requests over the mean.")
+    page.figure(_plots.latency_percentiles, sims, "latency-percentiles", "latency percentiles",
+                "Response-time percentiles per balancer.")
+
+
+def _tables(page: _Page, static: Sequence[Mapping[str, Any]], sims: Sequence[Mapping[str, Any]],
+            others: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    if static:
+        page.blocks.append(_Heading("Tables"))
+        for trace in dict.fromkeys(str(r.get("trace")) for r in static):
+            rows = [r for r in static if str(r.get("trace")) == trace]
+            page.blocks.append(_Heading(f"Trace `{trace}`", 3))
+            page.blocks.append(_Table([], [], run_table(rows, "github"), run_table(rows, "html")))
+    for scenario in dict.fromkeys(str(r.get("scenario") or "") for r in sims):
+        rows = [r for r in sims if str(r.get("scenario") or "") == scenario]
+        page.blocks.append(_Heading(f"Simulation `{scenario or 'default'}`", 3))
+        page.blocks.append(_sim_table(rows))
+    for path, rep in others:
+        page.blocks.append(_Heading(f"`{rep.get('kind')}` report {Path(path).name}", 3))
+        page.blocks.append(_generic_table(rep["results"]))
 
 
 def _intro(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:

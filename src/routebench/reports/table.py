@@ -70,7 +70,7 @@ def strategy_label(r: Mapping[str, Any]) -> str:
     return str(r["label"])
 
 
-def flatten(r: dict[str, Any]) -> dict[str, Any]:
+def flatten(r: Mapping[str, Any]) -> dict[str, Any]:
     """One flat row of a result record (for CSV)."""
     row = {"strategy": r["strategy"],
            "params": ";".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()),
@@ -79,7 +79,7 @@ def flatten(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def csv_table(results: Sequence[dict[str, Any]]) -> str:
+def csv_table(results: Sequence[Mapping[str, Any]]) -> str:
     """Every record as one CSV row, every metric unformatted (the union of their columns)."""
     flat = [flatten(r) for r in results]
     headers: list[str] = []
@@ -100,7 +100,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def run_table(results: Sequence[dict[str, Any]], fmt: str = "github") -> str:
+def run_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
     """The `routebench run` table; CSV carries every metric unformatted."""
     if fmt == "csv":
         return csv_table(results)

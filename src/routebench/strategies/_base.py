@@ -27,6 +27,9 @@ class Strategy:
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
 
+    def __init__(self, nodes: Any = None, **params: Any) -> None:
+        self.config: dict[str, Any] = self.resolve_params(params)
+
     @classmethod
     def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults filled in, every given value checked; unknown names refused."""
@@ -90,7 +93,7 @@ class KeyedStrategy(Strategy):
     """
 
     kind = "keyed"
-    params = (HASH_PARAM,)
+    params: ClassVar[tuple[Param, ...]] = (HASH_PARAM,)
     #: accepts node weights other than 1
     weighted: ClassVar[bool] = True
     #: which node ``remove`` accepts: "any", or "last" (jump)

@@ -20,6 +20,7 @@ from ..hashing import (
 from ._base import HASH_PARAM, KeyedStrategy, Param
 from ._kernels import successor_many
 
+_CContinuum: type | None
 try:  # the optional C scalar path (built when a compiler is present at install)
     from .._cketama import Continuum as _CContinuum
 except ImportError:  # pragma: no cover - exercised on machines without a compiler

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -280,7 +281,7 @@ class AccessLog(TraceFormat):
 
 def _fused(buf: np.ndarray, ids: np.ndarray, us: np.ndarray, ue: np.ndarray,
            unquote: bool = False) -> tuple[np.ndarray, Callable[[], list[bytes]], int]:
-    mv = memoryview(buf)
+    mv = buf.data
     s_list, e_list = us.tolist(), ue.tolist()
 
     def values() -> list[bytes]:
@@ -520,7 +521,7 @@ class JsonLines(TraceFormat):
         le = np.empty(m, np.int64)
         n, npos = K.line_spans(buf, pos, end, m, ls, le)
         ls, le = ls[:n], le[:n]
-        mv = memoryview(buf)
+        mv = buf.data
         ec = np.zeros(n, np.int8)
         et = np.full(n, -1, np.int16)
         ts = np.full(n, np.nan) if self.has_ts else None
@@ -562,7 +563,7 @@ class JsonLines(TraceFormat):
         piece = Piece(n, ec, et, ls, ts, reasons=reasons)
         for c in cols:
             vals = list(index[c])
-            piece.fused[c] = (ids[c], (lambda v=vals: v), len(vals))
+            piece.fused[c] = (ids[c], partial(_same, vals), len(vals))
         return piece, npos
 
 
@@ -666,3 +667,8 @@ def make_format(name: str | None, opts: ReadOptions, head: bytes, source: str) -
             f"{source}: --log-format is for access logs, and this trace is read as {key}"
         )
     return FORMATS[key](opts, head, source)
+
+
+def _same(values: list[bytes]) -> list[bytes]:
+    """The values themselves (a fused column's vocabulary, built already)."""
+    return values

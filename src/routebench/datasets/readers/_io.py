@@ -12,7 +12,7 @@ import io
 import lzma
 import os
 import sys
-from typing import IO, Any
+from typing import IO, Any, Protocol, cast
 
 from ..._errors import RoutebenchError
 
@@ -75,7 +75,7 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         if self._head.nbytes:
             n = min(len(b), self._head.nbytes)
             b[:n] = self._head[:n]
@@ -105,7 +105,7 @@ class _ZstdReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         while not self._out.nbytes and not self._eof:
             data = self._src.read(1 << 20)
             if not data:
@@ -136,7 +136,17 @@ class _ZstdReader(io.RawIOBase):
             super().close()
 
 
-def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
+class ByteStream(Protocol):
+    """What the readers need of a (possibly decompressing) byte stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: Any, /) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def open_bytes(path: str | os.PathLike[str]) -> tuple[ByteStream, str]:
     """The decompressed byte stream of ``path`` (``-``: stdin) and its compression name."""
     name = display_name(path)
     if str(path) == "-":
@@ -155,23 +165,25 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[IO[bytes], str]:
     except OSError as exc:
         raise RoutebenchError(f"{name}: cannot read: {exc.strerror}") from None
     comp = sniff_compression(head)
-    stream: IO[bytes]
+    src: IO[bytes]
     if comp == "none" and raw.seekable():
         raw.seek(0)  # a plain file: read straight into the caller's buffers
-        stream = raw
+        src = raw
     else:
-        stream = io.BufferedReader(_Prefixed(head, raw), 1 << 20)
+        src = io.BufferedReader(_Prefixed(head, raw), 1 << 20)
+    # a file opened 'rb' and a BufferedReader both have readinto, which IO[bytes] omits
+    stream = cast(ByteStream, src)
     if comp == "gzip":
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        stream = gzip.GzipFile(fileobj=src, mode="rb")
     elif comp == "bz2":
-        stream = bz2.BZ2File(stream, mode="rb")
+        stream = bz2.BZ2File(src, mode="rb")
     elif comp == "xz":
-        stream = lzma.LZMAFile(stream, mode="rb")
+        stream = lzma.LZMAFile(src, mode="rb")
     elif comp == "zstd":
         try:
             import zstandard
         except ImportError:  # pragma: no cover - a declared dependency
             raise RoutebenchError(
                 f"{name}: zstd-compressed; install the 'zstandard' package") from None
-        stream = io.BufferedReader(_ZstdReader(stream, zstandard), 1 << 20)
+        stream = io.BufferedReader(_ZstdReader(src, zstandard), 1 << 20)
     return stream, comp

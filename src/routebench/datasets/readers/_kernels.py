@@ -330,7 +330,7 @@ def _find_nl(buf, w64, q: int, end: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _probe(buf, w64, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int) -> int:
+def _probe(buf, w64, s: int, e: int, table, base: int, cap: int, us, ue, nu, j: int):
     """The id of slice buf[s:e] in interning table ``j`` (a new id if unseen).
 
     Keys are told apart by a 128-bit fingerprint (two 64-bit lanes that also
@@ -442,7 +442,7 @@ def intern_rows(buf, w64, starts, ends, n: int, cols, us, ue, nu, ids, ok):
 
 
 @njit(cache=True, nogil=True)
-def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
+def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,  # noqa: C901 (a numba kernel)
                     kinds, lit_off, lit_len, lits, ftype, fslot, quoted,
                     starts, ends, ts, errcode, errtok, lstart,
                     req_slot: int, url_slot: int, path_slot: int,
@@ -601,7 +601,7 @@ def parse_log_lines(buf, w64, pos: int, end: int, max_lines: int,
 
 
 @njit(cache=True, nogil=True)
-def parse_delimited(buf, pos: int, end: int, max_lines: int, delim: int, collapse: bool,
+def parse_delimited(buf, pos: int, end: int, max_lines: int, delim: int, collapse: bool,  # noqa: C901 (a numba kernel)
                     col_slot, need_cols: int, ts_slot: int, starts, ends, ts, errcode, errtok):
     """Split delimited lines (CSV with RFC 4180 quotes, TSV, or runs of blanks).
 

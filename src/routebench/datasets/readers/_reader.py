@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from .._trace import Chunk, InternedColumn, KeyColumn, Vocabulary
 from . import _kernels as K
 from ._columns import LazyColumn, Sessionizer, cookie_value, mapped, paired, prefix_of
 from ._formats import Piece, ReadOptions, TraceFormat, unquote_csv
-from ._io import BLOCK
+from ._io import BLOCK, ByteStream
 
 __all__ = ["ReadStats", "ChunkReader", "MAX_EXAMPLES"]
 
@@ -80,7 +81,7 @@ def _snippet(buf: np.ndarray, start: int, limit: int = 160) -> str:
 class ChunkReader:
     """Reads one pass over a stream: ``chunks()`` yields Chunks, ``stats`` says what it saw."""
 
-    def __init__(self, stream: IO[bytes], head: bytes, fmt: TraceFormat, opts: ReadOptions,
+    def __init__(self, stream: ByteStream, head: bytes, fmt: TraceFormat, opts: ReadOptions,
                  route_on: str, columns: tuple[str, ...], stats: ReadStats,
                  block: int = BLOCK, sample: bytes = b"") -> None:
         self.stream = stream
@@ -113,7 +114,7 @@ class ChunkReader:
             buf = np.empty(size + 8, dtype=np.uint8)
             m = len(carry)
             buf[:m] = np.frombuffer(carry, dtype=np.uint8)
-            mv = memoryview(buf)
+            mv = buf.data
             while m < size and not eof:
                 try:
                     got = self.stream.readinto(mv[m:size])
@@ -406,7 +407,7 @@ class ChunkReader:
             elif name == "session":
                 cols[name] = self._session(raw, piece, rows)
             else:
-                cols[name] = LazyColumn(nrows, lambda n=name: raw(n))
+                cols[name] = LazyColumn(nrows, partial(raw, name))
         ts = piece.ts[rows] if piece.ts is not None else None
         return Chunk(cols, ts)
 
@@ -433,18 +434,18 @@ class ChunkReader:
 def _raw_column(buf: np.ndarray, piece: Piece, rows: np.ndarray, name: str) -> InternedColumn:
     """A raw column of the used rows, interned; absent values are ``b""``."""
     if name in piece.fused:
-        ids, values, size = piece.fused[name]
+        ids, fused, size = piece.fused[name]
         sub = ids[rows]
         if size and (sub >= 0).all():
-            return InternedColumn(sub, Vocabulary(size, values))
+            return InternedColumn(sub, Vocabulary(size, fused))
         sub = np.where(sub < 0, size, sub)
-        return InternedColumn(sub, Vocabulary(size + 1, lambda: [*values(), b""]))
+        return InternedColumn(sub, Vocabulary(size + 1, lambda: [*fused(), b""]))
     assert piece.starts is not None and piece.ends is not None
     slot = piece.slots[name]
     s = np.ascontiguousarray(piece.starts[rows, slot])
     e = np.ascontiguousarray(piece.ends[rows, slot])
     ids, firsts = K.intern_slices(buf, word_view(buf), s, e)
-    mv = memoryview(buf)
+    mv = buf.data
     fs = np.where(s[firsts] < 0, 0, s[firsts]).tolist()
     fe = np.where(s[firsts] < 0, 0, e[firsts]).tolist()
     unquote = piece.unquote

@@ -10,6 +10,7 @@ the results to ``reports/claims.md``.
 from __future__ import annotations
 
 import time
+from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -368,7 +369,8 @@ def claim6(size: Size, seed: int) -> ClaimResult:
     res = run_static(specs, nodes, [trace], seed=seed)
     each: dict[tuple[int, int], list[float]] = {}
     for r in res:
-        each.setdefault((r.params["vnodes"], r.nodes), []).append(r.metrics["peak_to_mean"])
+        each.setdefault((r.params["vnodes"], int(r.nodes or 0)), []).append(
+            r.metrics["peak_to_mean"])
     ptm = {k: float(np.mean(v)) for k, v in each.items()}
     floor = {n: _uniform_floor(n, size.keys, seed) for n in nodes}
     rows = [[str(v)] + [f"{ptm[(v, n)]:.3f} ({min(each[(v, n)]):.3f}-{max(each[(v, n)]):.3f})"
@@ -450,8 +452,7 @@ def _batch_costs(nodes: Sequence[int], seed: int, rounds: int = 3) -> dict[tuple
         for n in nodes:
             for name in ("ring", "rendezvous"):
                 s = registry.create_keyed(name, n)
-                ns = timing.batch_ns_per_item(lambda s=s: s.lookup_many(d), d.size,
-                                              min_rounds=3)
+                ns = timing.batch_ns_per_item(partial(s.lookup_many, d), d.size, min_rounds=3)
                 best[(name, n)] = min(best.get((name, n), float("inf")), ns)
     return best
 

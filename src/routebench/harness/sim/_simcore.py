@@ -535,7 +535,7 @@ def _out_add(gi, bi, lvl, b, delta):
 # routing
 # ==================================================================================
 @njit(cache=True)
-def _pick(policy, d, gi, bi, elig, rng, digest, keyb, ring_pts, ring_own, eps):
+def _pick(policy, d, gi, bi, elig, rng, digest, keyb, ring_pts, ring_own, eps):  # noqa: C901 (a numba kernel)
     """A backend for one request under ``policy``; -1 when no backend is eligible."""
     n = gi[G_NELIG]
     if n == 0:
@@ -912,7 +912,7 @@ class LoopState(NamedTuple):
 
 
 @njit(cache=True)
-def run(st, max_events):
+def run(st, max_events):  # noqa: C901 (a numba kernel)
     """Simulate until Python is needed; returns an ``ST_*`` status."""
     bi, bf, si, sf, su, gi, gf, ci, cf = st.bi, st.bf, st.si, st.sf, st.su, st.gi, st.gf, \
         st.ci, st.cf

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 
 from ..._errors import RoutebenchError
-from ...datasets import Chunk, Trace
-from ...hashing import Hasher
-from ...strategies import KeyedStrategy
-from .. import metrics, timing
-from ...datasets._distinct import DistinctSample
 from ..._params import format_spec
+from ...datasets import Chunk, Trace
+from ...datasets._distinct import DistinctSample
+from ...hashing import Hasher
 from ...records import StaticResult, display_label
 from ...registry import Registry, registry
+from ...strategies import KeyedStrategy
+from .. import metrics, timing
 
 __all__ = ["StrategySpec", "StaticScenario", "run_static", "DEFAULT_NODES"]
 
@@ -175,7 +175,7 @@ class StaticScenario:
 
 def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                traces: Iterable[Trace], *, seed: int = 0, reg: Registry = registry,
-               progress: Callable[[str, int], Any] | None = None) -> list[StaticResult]:
+               progress: Callable[[str, int | None], Any] | None = None) -> list[StaticResult]:
     """Every strategy at every node count over every trace, as result records.
 
     ``progress(stage, total)`` is called to start each stage and must return

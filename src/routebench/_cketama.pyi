@@ -1,0 +1,9 @@
+"""Types of the optional C extension (``_cketama.c``): ketama's scalar path."""
+
+from collections.abc import Sequence
+
+def hashi(key: bytes, /) -> int: ...
+
+class Continuum:
+    def __init__(self, points: bytes, owners: Sequence[str], fallback: object) -> None: ...
+    def lookup(self, key: str | bytes, /) -> str: ...
