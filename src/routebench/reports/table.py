@@ -39,18 +39,27 @@ def _p(v: float | None) -> str:
     return f"{v:.3f}" if v >= 0.001 else f"{v:.0e}" if v > 0 else "0"
 
 
-def _pair(a: str, b: str, fmt: str = ".4f") -> Callable[[dict[str, Any]], str]:
+def sig(v: float | None, digits: int = 3) -> str:
+    """``v`` to ``digits`` significant digits, never rounded to a bare zero (1e-05, 0.0909)."""
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+def _pair(a: str, b: str, fmt: Callable[[Any], str] = sig) -> Callable[[dict[str, Any]], str]:
     def f(m: dict[str, Any]) -> str:
         if m.get(a) is None:
             return "-"
-        return f"{m[a]:{fmt}} ({m[b]:{fmt}})"
+        return f"{fmt(m[a])} ({fmt(m.get(b))})"
     return f
 
 
 #: (header, function of the metrics dict) for the `routebench run` table
 RUN_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("chi2 p", lambda m: _p(m.get("chi2_p"))),
-    ("peak/mean", lambda m: _num(".3f")(m.get("peak_to_mean"))),
+    ("peak/mean (random)", _pair("peak_to_mean", "peak_to_mean_random", _num(".3f"))),
     ("CoV", lambda m: _num(".3f")(m.get("cov"))),
     ("remap join (ideal)", _pair("remap_join", "remap_join_ideal")),
     ("remap leave (ideal)", _pair("remap_leave", "remap_leave_ideal")),
@@ -61,8 +70,8 @@ RUN_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("build ms", lambda m: _num(".2f")(m.get("build_ms"))),
     ("memory", lambda m: fmt_bytes(m.get("memory_bytes"))),
 ]
-NAT_COLUMN = ("NAT peak/mean ip|user", lambda m: "-" if m.get("nat_peak_to_mean_ip") is None
-              else f"{m['nat_peak_to_mean_ip']:.2f}|{m['nat_peak_to_mean_user']:.2f}")
+NAT_COLUMN = ("NAT peak/mean ip / user", lambda m: "-" if m.get("nat_peak_to_mean_ip") is None
+              else f"{m['nat_peak_to_mean_ip']:.2f} / {m['nat_peak_to_mean_user']:.2f}")
 
 
 def strategy_label(r: Mapping[str, Any]) -> str:

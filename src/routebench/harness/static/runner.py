@@ -8,6 +8,7 @@ trace is.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -143,6 +144,7 @@ class StaticScenario:
         weights = self.base.weights
         m: dict[str, Any] = {"requests": self.total}
         m.update(metrics.balance(self.counts, weights))
+        m["peak_to_mean_random"] = metrics.peak_to_mean_random(self.total, weights)
         m.update(self._key_remap(keys))
         m["remap_join_requests"] = metrics.fraction(self.moved_join, self.total)
         m["remap_leave_requests"] = (
@@ -224,7 +226,23 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                 bar.update(1)
         if bar is not None:
             bar.close()
+        _warn_noise_floor(results[-len(scenarios):])
     return results
+
+
+def _warn_noise_floor(results: Sequence[StaticResult]) -> None:
+    """Say when a trace has too few requests a node for its balance figures to mean much."""
+    seen = set()
+    for r in results:
+        floor = r.metrics.get("peak_to_mean_random")
+        if floor is None or floor < metrics.NOISE_FLOOR_WARN or r.nodes in seen:
+            continue
+        seen.add(r.nodes)
+        per = r.metrics["requests"] / max(int(r.nodes or 1), 1)
+        warnings.warn(
+            f"{r.trace} at N={r.nodes}: {per:,.0f} requests a node; a uniformly random "
+            f"assignment already shows peak/mean {floor:.2f}, so balance figures near it say "
+            "little (give more requests: --keys)", RuntimeWarning, stacklevel=2)
 
 
 class _ChunkDigests:
