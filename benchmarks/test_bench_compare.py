@@ -23,7 +23,7 @@ from routebench.reports import compare, parse_gate, read_json, write_json
 @pytest.fixture(scope="module")
 def thousand(tmp_path_factory):
     """Two 1,000-result run reports (a real run's records, one node count each)."""
-    specs = [StrategySpec(n) for n in routebench.strategies("keyed")]
+    specs = [StrategySpec(n) for n in routebench.strategy_names("keyed")]
     results = run_static(specs, [10, 100], [open_trace("uniform", 20_000)], seed=0)
     report = make_report("run", results, {})
     base, new = copy.deepcopy(report), copy.deepcopy(report)
@@ -67,7 +67,7 @@ def test_compare_1000_results_command_line(benchmark, thousand, figure):
            benchmark.stats.stats.median * 1e3, "ms", bar=1000)
 
 
-@pytest.mark.parametrize("name", routebench.strategies("keyed"))
+@pytest.mark.parametrize("name", routebench.strategy_names("keyed"))
 def test_lookup_many_via_plugin(rb, benchmark, name):
     s = rb.create(name, 100)
     ns = rb.bench_lookup_many(benchmark, s, n=200_000)

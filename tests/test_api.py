@@ -78,7 +78,7 @@ def test_jump_refuses_to_remove_a_middle_node():
         (lambda: routebench.create("rign", 3), "unknown strategy 'rign'; available: modulo, ring"),
         (lambda: routebench.create("ring", 3, vnode=5), "unknown parameter 'vnode'.*accepted: hash, vnodes"),
         (lambda: routebench.create("ring", 3, vnodes=0), "vnodes.*below the minimum 1"),
-        (lambda: routebench.create("ring", 3, vnodes="many"), "'many' is not a int"),
+        (lambda: routebench.create("ring", 3, vnodes="many"), "'many' is not an int"),
         (lambda: routebench.create("ring", 3, hash="sha1"), "'sha1' is not one of xxh3, xxh64"),
         (lambda: routebench.create("maglev", 3, M=65536), "65536 is not prime; nearest primes: 65521, 65537"),
         (lambda: routebench.create("maglev", 30, M=7), "M=7 is smaller than the 30 nodes"),
@@ -134,6 +134,14 @@ def test_copy_is_independent(name):
 
 
 def test_strategies_lists_kinds():
-    keyed = routebench.strategies("keyed")
+    keyed = routebench.strategy_names("keyed")
     assert set(ALL_KEYED) <= set(keyed)
-    assert set(keyed) <= set(routebench.strategies())
+    assert set(keyed) <= set(routebench.strategy_names())
+
+
+def test_strategies_subpackage_is_not_shadowed():
+    import routebench.strategies as sub
+
+    assert routebench.strategies is sub
+    assert routebench.strategies.Balancer is routebench.Balancer
+    assert "ring" in routebench.strategy_names("keyed")

@@ -19,7 +19,7 @@ from routebench.testing import (
     tolerance_for,
 )
 
-KEYED = routebench.strategies("keyed")
+KEYED = routebench.strategy_names("keyed")
 CONSISTENT = [n for n in KEYED if routebench.registry.get(n).consistent]
 
 

@@ -91,7 +91,7 @@ def test_stored_report_renders_the_same_when_defaults_change(tmp_path, monkeypat
     monkeypatch.setattr(_Tunable, "params",
                         (*KeyedStrategy.params, Param("spread", 5, "a parameter")))
     assert run_table(read_json(path)["results"], "github") == before
-    assert "tunable-test" not in routebench.strategies()
+    assert "tunable-test" not in routebench.strategy_names()
 
 
 def test_records_round_trip_through_json():

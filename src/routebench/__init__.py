@@ -27,7 +27,7 @@ except PackageNotFoundError:  # pragma: no cover - running from an uninstalled t
 __all__ = [
     "create",
     "register",
-    "strategies",
+    "strategy_names",
     "Strategy",
     "KeyedStrategy",
     "Balancer",
@@ -53,6 +53,9 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return registry.register(cls)
 
 
-def strategies(kind: str | None = None) -> list[str]:
-    """The registered strategy names, optionally only of one kind."""
+def strategy_names(kind: str | None = None) -> list[str]:
+    """The registered strategy names, optionally only of one kind (``keyed``, ``balancer``).
+
+    (Not ``routebench.strategies``: that is the subpackage with the base classes.)
+    """
     return registry.names(kind)

@@ -39,7 +39,7 @@ class Param:
                 value = _parse_scalar(value, want)
             except ValueError:
                 raise RoutebenchError(
-                    f"{where}: {value!r} is not a {want.__name__}"
+                    f"{where}: {value!r} is not {_a(want.__name__)}"
                 ) from None
         elif want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -47,7 +47,7 @@ class Param:
             value = int(value)
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise RoutebenchError(
-                f"{where}: expected a {want.__name__}, got {value!r}"
+                f"{where}: expected {_a(want.__name__)}, got {value!r}"
             )
         if self.choices is not None and value not in self.choices:
             raise RoutebenchError(f"{where}: {value!r} is not one of {choices(self.choices)}")
@@ -59,6 +59,11 @@ class Param:
             if why:
                 raise RoutebenchError(f"{where}: {value!r} {why}")
         return value
+
+
+def _a(word: str) -> str:
+    """``word`` with its article: "an int", "a float"."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _parse_scalar(text: str, want: type) -> Any:
@@ -112,6 +117,9 @@ def parse_spec(text: str) -> tuple[str, dict[str, str]]:
             last = key.strip()
             if not last:
                 raise RoutebenchError(f"{text!r}: parameter name missing before '={value}'")
+            if last in params:
+                raise RoutebenchError(f"{text!r}: parameter {last!r} is given twice; give "
+                                      "each parameter once")
             params[last] = value.strip()
         elif last is not None:
             params[last] += "," + piece.strip()

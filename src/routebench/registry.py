@@ -112,6 +112,10 @@ class Registry:
         try:
             return self._classes[name]
         except (KeyError, TypeError):
+            broken = next((b for b in self.broken if b.name == name), None)
+            if broken is not None:
+                raise RoutebenchError(f"strategy {name!r} failed to load ({broken.origin}): "
+                                      f"{broken.error}") from None
             raise RoutebenchError(
                 f"unknown strategy {name!r}; available: {choices(self.names())}"
             ) from None

@@ -1,6 +1,7 @@
 """Reports: result records to tables, JSON, comparisons and published reports."""
 
 from .compare import Comparison, Gate, attach_timing, compare, load_gates, parse_gate
+from .inspect import inspect_text
 from .json_report import read_json, write_json
 from .sim_table import sim_table
 from .table import FORMATS, format_table, run_table
@@ -12,6 +13,7 @@ __all__ = [
     "attach_timing",
     "compare",
     "format_table",
+    "inspect_text",
     "load_gates",
     "parse_gate",
     "read_json",

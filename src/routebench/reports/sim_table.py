@@ -24,7 +24,8 @@ def _ms(m: dict[str, Any]) -> str:
 
 
 def _short(v: float) -> str:
-    return f"{v:#.3g}" if v < 1000 else f"{v:,.0f}"
+    """Three significant digits, no trailing point: 0.512, 12.3, 376, 4,210."""
+    return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
 
 
 def _lost(m: dict[str, Any]) -> str:

@@ -6,7 +6,18 @@ name, and loads third-party ones from the ``routebench.strategies``
 entry-point group the same way.
 """
 
-from ._base import HASH_PARAM, Balancer, KeyedStrategy, LoadView, Param, Policy, Request, Strategy
+from ._base import (
+    HASH_PARAM,
+    Balancer,
+    KeyedStrategy,
+    LoadView,
+    Param,
+    Policy,
+    Request,
+    Strategy,
+    memory_limit,
+    set_memory_limit,
+)
 
 __all__ = [
     "Strategy",
@@ -17,6 +28,8 @@ __all__ = [
     "LoadView",
     "Param",
     "HASH_PARAM",
+    "memory_limit",
+    "set_memory_limit",
     "BUILTIN_MODULES",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -13,7 +14,35 @@ from .._params import Param, resolve_params
 from ..hashing import HASH_NAMES, Hasher, as_bytes, get_hasher
 from ._live import LoadView, Policy, Request
 
-__all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names"]
+__all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names",
+           "memory_limit", "set_memory_limit"]
+
+_memory_limit: int | None = None
+
+
+def memory_limit() -> int:
+    """Bytes a strategy's structure may take before building it is refused.
+
+    Default: half the machine's memory, or ``$ROUTEBENCH_MAX_MEMORY`` (bytes, or
+    with a unit: 16GiB); ``set_memory_limit`` (the CLI's ``--max-memory``) overrides.
+    """
+    if _memory_limit is not None:
+        return _memory_limit
+    env = os.environ.get("ROUTEBENCH_MAX_MEMORY")
+    if env:
+        from .._units import parse_size
+
+        return parse_size(env, "ROUTEBENCH_MAX_MEMORY")
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 << 30
+
+
+def set_memory_limit(nbytes: int | None) -> None:
+    """Raise (or lower) the structure-size limit; None restores the default."""
+    global _memory_limit
+    _memory_limit = nbytes
 
 
 HASH_PARAM = Param("hash", "xxh3", "key hash function", choices=HASH_NAMES)
@@ -38,14 +67,18 @@ class Strategy:
 
 def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[str], list[float]]:
     """Node names and weights from a count, a list of names or a name-to-weight map."""
-    if isinstance(nodes, bool):
-        raise RoutebenchError(f"nodes: expected a count or node names, got {nodes!r}")
-    if isinstance(nodes, int):
+    if isinstance(nodes, bool) or isinstance(nodes, (float, np.floating)):
+        raise RoutebenchError(f"nodes: expected a whole node count or node names, got {nodes!r}")
+    if isinstance(nodes, (int, np.integer)):
+        nodes = int(nodes)
         if nodes < 1:
             raise RoutebenchError(f"node count {nodes}: need at least 1 node")
         return [f"node-{i}" for i in range(nodes)], [1.0] * nodes
     if isinstance(nodes, str):
         nodes = [nodes]
+    if not isinstance(nodes, Iterable):
+        raise RoutebenchError(f"nodes: expected a node count, node names or a name-to-weight "
+                              f"map, got {type(nodes).__name__} {nodes!r}")
     if isinstance(nodes, Mapping):
         names = list(nodes)
         weights = [_check_weight(n, w) for n, w in nodes.items()]
@@ -61,6 +94,10 @@ def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[s
             raise RoutebenchError(f"nodes: node {n!r} is listed twice; node names must be unique")
         seen.add(n)
     return names, weights
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
 
 
 def _check_name(node: Any) -> None:
@@ -110,11 +147,27 @@ class KeyedStrategy(Strategy):
         self._names: list[str] = names
         self._weights: list[float] = weights
         self._index = {n: i for i, n in enumerate(names)}
+        self._check_memory()
         self._rebuild()
 
     # -- subclass hooks -------------------------------------------------
+    def _estimate_bytes(self) -> int:
+        """The memory the structure over the current nodes will take (0: small, unknown)."""
+        return 0
+
+    def _check_memory(self) -> None:
+        need, limit = self._estimate_bytes(), memory_limit()
+        if need > limit:
+            shown = ", ".join(f"{k}={v}" for k, v in self.config.items() if k != "hash")
+            raise RoutebenchError(
+                f"strategy {self.name!r} over {len(self._names):,} nodes"
+                + (f" ({shown})" if shown else "") + f" would take about {_gib(need)} of "
+                f"memory, above the limit of {_gib(limit)}; use smaller parameters or raise "
+                "the limit (--max-memory, ROUTEBENCH_MAX_MEMORY)")
+
     def _make_hasher(self) -> Hasher:
-        return get_hasher(self.config["hash"])
+        # a strategy that declares its own params without HASH_PARAM hashes keys with xxh3
+        return get_hasher(self.config.get("hash", HASH_PARAM.default))
 
     def _rebuild(self) -> None:
         raise NotImplementedError
@@ -145,6 +198,13 @@ class KeyedStrategy(Strategy):
         self._names.append(node)
         self._weights.append(w)
         self._index[node] = len(self._names) - 1
+        try:
+            self._check_memory()
+        except RoutebenchError:
+            self._names.pop()
+            self._weights.pop()
+            del self._index[node]
+            raise
         self._rebuild()
 
     def remove(self, node: str) -> None:
@@ -184,11 +244,18 @@ class KeyedStrategy(Strategy):
     def lookup_many(self, digests: np.ndarray) -> np.ndarray:
         """Node indices (into ``nodes``) for an array of digests from ``digest``."""
         d = np.asarray(digests)
+        if d.ndim != 1:
+            raise RoutebenchError(f"lookup_many: expected a 1-D array of uint64 digests, got "
+                                  f"{d.ndim} dimensions (shape {d.shape})")
         if d.dtype != np.uint64:
             if d.size and not np.issubdtype(d.dtype, np.integer):
                 raise RoutebenchError(
                     f"lookup_many: expected an array of uint64 digests, got dtype {d.dtype}"
                 )
+            if d.size and np.issubdtype(d.dtype, np.signedinteger) and d.min() < 0:
+                raise RoutebenchError(
+                    f"lookup_many: digests are unsigned 64-bit; got negative values "
+                    f"(e.g. {int(d.min())}) of dtype {d.dtype}: pass strategy.digest(keys)")
             d = d.astype(np.uint64)
         return self._lookup_many(np.ascontiguousarray(d).ravel())
 

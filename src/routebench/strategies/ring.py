@@ -28,6 +28,10 @@ except ImportError:  # pragma: no cover - exercised on machines without a compil
 
 __all__ = ["RingStrategy", "KetamaStrategy"]
 
+#: memory a ring point takes at the build's peak, all structures together (tracemalloc,
+#: 1M points: 148 bytes held, 180 at the peak)
+_BYTES_PER_POINT = 180
+
 
 class _Continuum(KeyedStrategy):
     """Shared machinery: sorted points, their owners, successor lookup."""
@@ -72,6 +76,12 @@ class RingStrategy(_Continuum):
         HASH_PARAM,
         Param("vnodes", 160, "virtual nodes (ring points) per node at weight 1", minimum=1),
     )
+
+    def _estimate_bytes(self) -> int:
+        # per point: the sorted uint64 and its owner, the Python lists bisect uses
+        # (an int object and two list slots), the owner's name slot and the cached digests
+        points = sum(max(1, round(self.config["vnodes"] * w)) for w in self._weights)
+        return points * _BYTES_PER_POINT
 
     def _rebuild(self) -> None:
         vnodes = self.config["vnodes"]

@@ -34,6 +34,9 @@ __all__ = ["ReadStats", "ChunkReader", "MAX_EXAMPLES"]
 #: rejected lines quoted in reports
 MAX_EXAMPLES = 5
 
+#: decompressed bytes asked of a compressed stream at a time
+_SLICE = 1 << 20
+
 
 @dataclass
 class ReadStats:
@@ -116,8 +119,11 @@ class ChunkReader:
             buf[:m] = np.frombuffer(carry, dtype=np.uint8)
             mv = buf.data
             while m < size and not eof:
+                # a decompressor reads a whole request before it fails: read compressed
+                # input in slices so that an error can say how far the data was good
+                step = size if self.stats.compression == "none" else min(size, m + _SLICE)
                 try:
-                    got = self.stream.readinto(mv[m:size])
+                    got = self.stream.readinto(mv[m:step])
                 except Exception as exc:  # noqa: BLE001 - decompressors raise many kinds
                     raise RoutebenchError(self._read_error(exc)) from None
                 if not got:
@@ -145,8 +151,8 @@ class ChunkReader:
         what = f"{self.stats.compression}-compressed data" if self.stats.compression != "none" \
             else "data"
         msg = str(exc) or type(exc).__name__
-        return (f"{self.stats.source}: cannot read {what} after {self.stats.bytes:,} bytes: "
-                f"{msg} (corrupt or truncated?)")
+        return (f"{self.stats.source}: cannot read {what} after {self.stats.bytes:,} good "
+                f"decompressed bytes: {msg} (corrupt or truncated?)")
 
     # -- pieces (a background thread; the compiled scanners release the GIL) -----
     def _ranges(self, buf: np.ndarray, w64: np.ndarray, pos: int,

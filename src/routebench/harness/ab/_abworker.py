@@ -107,6 +107,7 @@ class Bench:
         sc, nodes, s, digests = self.items[index]
         batch_loops, build_loops = self.loops[index] if self.loops else (1, 1)
         create, name, params = self._create, sc["strategy"], sc.get("params") or {}
+        assert create is not None, "setup comes first"
         out: dict[str, float] = {}
         pc = time.perf_counter_ns
         was = gc.isenabled()

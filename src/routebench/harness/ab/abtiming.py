@@ -31,8 +31,8 @@ from statistics import median
 from typing import Any, Protocol
 
 from ..._errors import RoutebenchError
-from . import _abworker
 from ..._params import parse_spec
+from . import _abworker
 
 __all__ = ["Arm", "PythonArm", "LocalArm", "ABResult", "interleaved_timing", "DEFAULT_METRICS"]
 
@@ -48,7 +48,8 @@ class _Channel(Protocol):
 class Arm(Protocol):
     """One side of an A/B session: something that can start timing workers."""
 
-    label: str
+    @property
+    def label(self) -> str: ...
 
     def start(self) -> _Channel: ...
 
@@ -227,19 +228,7 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
     The result records carry every round's value and block under
     ``"timing"``, which ``compare`` gates on.
     """
-    from ...environment import environment
-    from ...records import make_report
-
-    if rounds < 3:
-        raise RoutebenchError(f"rounds {rounds}: need at least 3 for an interval (20 is typical)")
-    if not 1 <= processes <= rounds:
-        raise RoutebenchError(f"processes {processes}: need 1 to rounds ({rounds}) worker pairs")
-    if reps < 1:
-        raise RoutebenchError(f"reps {reps}: need at least 1 measurement a round")
-    unknown = [m for m in metrics if m not in DEFAULT_METRICS]
-    if unknown:
-        raise RoutebenchError(f"cannot time metric {unknown[0]!r}; timed: "
-                              + ", ".join(DEFAULT_METRICS))
+    _check_settings(rounds, processes, reps, metrics)
     scenarios = _scenarios(specs, node_counts)
     setup = {"op": "setup", "scenarios": scenarios, "keys": int(keys),
              "scalar_keys": int(scalar_keys), "min_ns": 1e6, "seed": int(seed),
@@ -248,41 +237,18 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
         setup["cpu"] = max(os.sched_getaffinity(0))
     arms = {"base": base, "new": new}
     workers: dict[str, list[_Channel]] = {"base": [], "new": []}
-    infos: dict[str, dict[str, Any]] = {}
-    samples = {side: [{m: [] for m in metrics} for _ in scenarios] for side in arms}
+    samples: _Samples = {side: [{m: [] for m in metrics} for _ in scenarios] for side in arms}
     # round r on worker pair r mod P: a burst of load on the machine lands on every
     # pair alike instead of on one pair's block of rounds
     blocks = [r % processes for r in range(rounds)]
     bar = None
     try:
-        # start every worker at once: their imports and builds overlap
-        for side, arm in arms.items():
-            msg = {**setup, "preload": list(getattr(arm, "preload", ()))}
-            for _ in range(processes):
-                ch = arm.start()
-                workers[side].append(ch)
-                ch.send(msg)
-        for side in arms:
-            for ch in workers[side]:
-                reply = ch.receive()
-                if "error" in reply:
-                    raise RoutebenchError(f"{side} side: {reply['error']}")
-                infos.setdefault(side, reply)
+        infos = _start(arms, setup, processes, workers)
         bar = progress("interleaved timing", rounds * len(scenarios)) if progress else None
         for r in range(rounds):
             pair = {side: workers[side][blocks[r]] for side in arms}
             for i in range(len(scenarios)):
-                order = ("base", "new") if (r + i) % 2 == 0 else ("new", "base")
-                best: dict[str, dict[str, float]] = {"base": {}, "new": {}}
-                for k in range(reps):  # A B B A A B ...: who goes first alternates
-                    for side in (order if k % 2 == 0 else order[::-1]):
-                        reply = _request(pair[side], side, {"op": "time", "index": i})
-                        b = best[side]
-                        for m, v in reply["sample"].items():
-                            b[m] = min(b.get(m, float("inf")), float(v))
-                for side in arms:
-                    for m, v in best[side].items():
-                        samples[side][i][m].append(v)
+                _time_scenario(pair, r, i, reps, samples)
                 if bar:
                     bar.update(1)
     finally:
@@ -299,26 +265,93 @@ def interleaved_timing(specs: Iterable[Any], node_counts: Iterable[int], base: A
               "interleaving": "each round: every scenario measured reps times per arm, "
                               "alternating A B B A ...; each block of rounds on a fresh "
                               "worker pair"}
-    reports = {}
+    from ...environment import environment
+
+    timing = {"session": session, "blocks": blocks}
     machine = environment()
-    for side, arm in arms.items():
-        records = []
-        for i, sc in enumerate(scenarios):
-            per_round = samples[side][i]
-            records.append({
-                "strategy": sc["strategy"],
-                "params": infos[side]["params"][i],
-                "trace": "uniform",
-                "trace_params": {"name": "uniform", "keys": keys, "seed": seed},
-                "route_on": "key",
-                "nodes": sc["nodes"],
-                "metrics": {m: float(median(v)) for m, v in per_round.items()},
-                "timing": {"session": session, "arm": side, "blocks": blocks,
-                           "rounds": per_round},
-            })
-        env = {k: machine[k] for k in ("platform", "machine", "cpu", "cpu_count")}
-        env.update(infos[side]["environment"])
-        env["arm"] = side
-        env["arm_label"] = getattr(arm, "label", "") or side
-        reports[side] = make_report("ab", records, {**config, "arm": side}, command, env)
+    reports = {side: _report(side, arm, scenarios, samples[side], infos[side], timing,
+                             {**config, "arm": side}, command, machine)
+               for side, arm in arms.items()}
     return ABResult(reports["base"], reports["new"], session)
+
+
+#: per side, per scenario, per metric: the value of each round
+_Samples = dict[str, list[dict[str, list[float]]]]
+
+
+def _check_settings(rounds: int, processes: int, reps: int, metrics: Sequence[str]) -> None:
+    if rounds < 3:
+        raise RoutebenchError(f"rounds {rounds}: need at least 3 for an interval (20 is typical)")
+    if not 1 <= processes <= rounds:
+        raise RoutebenchError(f"processes {processes}: need 1 to rounds ({rounds}) worker pairs")
+    if reps < 1:
+        raise RoutebenchError(f"reps {reps}: need at least 1 measurement a round")
+    unknown = [m for m in metrics if m not in DEFAULT_METRICS]
+    if unknown:
+        raise RoutebenchError(f"cannot time metric {unknown[0]!r}; timed: "
+                              + ", ".join(DEFAULT_METRICS))
+
+
+def _start(arms: Mapping[str, Arm], setup: Mapping[str, Any], processes: int,
+           workers: dict[str, list[_Channel]]) -> dict[str, dict[str, Any]]:
+    """Start ``processes`` workers an arm (into ``workers``, closed by the caller), all at
+    once so their imports and builds overlap; each side's first setup reply."""
+    for side, arm in arms.items():
+        msg = {**setup, "preload": list(getattr(arm, "preload", ()))}
+        for _ in range(processes):
+            ch = arm.start()
+            workers[side].append(ch)
+            ch.send(msg)
+    infos: dict[str, dict[str, Any]] = {}
+    for side in arms:
+        for ch in workers[side]:
+            reply = ch.receive()
+            if "error" in reply:
+                raise RoutebenchError(f"{side} side: {reply['error']}")
+            infos.setdefault(side, reply)
+    return infos
+
+
+def _time_scenario(pair: Mapping[str, _Channel], r: int, i: int, reps: int,
+                   samples: _Samples) -> None:
+    """Round ``r`` of scenario ``i``: ``reps`` measurements a side, alternating, best kept."""
+    order = ("base", "new") if (r + i) % 2 == 0 else ("new", "base")
+    best: dict[str, dict[str, float]] = {"base": {}, "new": {}}
+    for k in range(reps):  # A B B A A B ...: who goes first alternates
+        for side in (order if k % 2 == 0 else order[::-1]):
+            reply = _request(pair[side], side, {"op": "time", "index": i})
+            b = best[side]
+            for m, v in reply["sample"].items():
+                b[m] = min(b.get(m, float("inf")), float(v))
+    for side in pair:
+        for m, v in best[side].items():
+            samples[side][i][m].append(v)
+
+
+def _report(side: str, arm: Arm, scenarios: Sequence[Mapping[str, Any]],
+            samples: list[dict[str, list[float]]], info: Mapping[str, Any],
+            timing: Mapping[str, Any], config: Mapping[str, Any],
+            command: list[str] | None, machine: Mapping[str, Any]) -> dict[str, Any]:
+    """One side's timings as a report of kind ``"ab"``."""
+    from ...records import make_report
+
+    keys, seed = config["keys"], config["seed"]
+    records = []
+    for i, sc in enumerate(scenarios):
+        per_round = samples[i]
+        records.append({
+            "strategy": sc["strategy"],
+            "params": info["params"][i],
+            "trace": "uniform",
+            "trace_params": {"name": "uniform", "keys": keys, "seed": seed},
+            "route_on": "key",
+            "nodes": sc["nodes"],
+            "metrics": {m: float(median(v)) for m, v in per_round.items()},
+            "timing": {"session": timing["session"], "arm": side, "blocks": timing["blocks"],
+                       "rounds": per_round},
+        })
+    env = {k: machine[k] for k in ("platform", "machine", "cpu", "cpu_count")}
+    env.update(info["environment"])
+    env["arm"] = side
+    env["arm_label"] = getattr(arm, "label", "") or side
+    return make_report("ab", records, dict(config), command, env)

@@ -8,7 +8,6 @@ names it before any simulation starts.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,10 +18,11 @@ import numpy as np
 
 from ..._errors import RoutebenchError, choices
 from ..._params import Param, resolve_params
+from ..._units import check_positive, parse_duration
 from . import _simcore as core
 
-__all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_time", "parse_event",
-           "load_times"]
+__all__ = ["Dist", "KeyDist", "Event", "EVENT_KINDS", "parse_event", "load_times",
+           "check_positive"]
 
 def _positive(v: float) -> str | None:
     return None if v > 0 and math.isfinite(v) else "must be a positive number"
@@ -265,30 +265,18 @@ class Event:
         return f"{self.kind} {self.backend}@{self.time:g}s"
 
 
-_TIME = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)\s*(ms|s|m|min|h)?\s*$")
-_UNITS = {None: 1.0, "s": 1.0, "ms": 1e-3, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_time(text: str, what: str) -> float:
-    """``30``, ``30s``, ``500ms``, ``2m``, ``1h`` -> seconds."""
-    m = _TIME.match(str(text))
-    if not m:
-        raise RoutebenchError(f"{what} {text!r}: expected a time such as 30, 30s, 500ms or 2m")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
 def parse_event(kind: str, text: str) -> tuple[str | None, float]:
     """``backend-3@30s`` or ``3@30`` -> (backend name or index text, seconds); ``@30`` or ``30``
     for a join (the next backend)."""
     name, at, when = str(text).rpartition("@")
     if not at:
         if kind == "join":
-            return None, parse_time(when, f"--{kind}")
+            return None, parse_duration(when, f"--{kind}", allow_zero=True)
         raise RoutebenchError(f"--{kind} {text!r}: expected BACKEND@TIME, e.g. backend-3@30s")
     name = name.strip()
     if not name and kind != "join":
         raise RoutebenchError(f"--{kind} {text!r}: the backend is missing before '@'")
-    return (name or None), parse_time(when, f"--{kind} {text!r}:")
+    return (name or None), parse_duration(when, f"--{kind} {text!r}:", allow_zero=True)
 
 
 def load_times(path: str, what: str = "--arrivals") -> np.ndarray:
@@ -312,16 +300,4 @@ def load_times(path: str, what: str = "--arrivals") -> np.ndarray:
         raise RoutebenchError(f"{what} file {path!r}: line {down[0] + 2} ({v[down[0] + 1]:g}) "
                               f"is earlier than the line before ({v[down[0]]:g}); "
                               "times must not decrease")
-    return v
-
-
-def check_positive(value: Any, what: str, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise RoutebenchError(f"{what} {value!r}: expected a number") from None
-    ok = v >= 0 if allow_zero else v > 0
-    if not ok or not math.isfinite(v):
-        need = "a number >= 0" if allow_zero else "a positive number"
-        raise RoutebenchError(f"{what} {value!r}: must be {need}")
     return v

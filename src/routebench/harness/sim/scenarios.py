@@ -1,20 +1,28 @@
-"""Named scenario presets for ``routebench simulate --scenario NAME``.
+"""Scenario presets, and the one table mapping ``Scenario`` fields to options.
 
-A preset is a set of ``Scenario`` fields and the balancers worth comparing
-under them; options given on the command line override the preset's.
+A preset (``routebench simulate --scenario NAME``) is a set of ``Scenario``
+fields and the balancers worth comparing under them; options given override
+the preset's. ``OPTIONS`` says, for each field, which option sets it, how the
+option's text is read, how the value is written back as options and how a
+report records it. ``scenario_fields`` builds a scenario's fields from options
+with it, ``scenario_flags`` writes the options that rebuild a scenario, and
+``Scenario.describe`` records it, so the three cannot disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..._errors import RoutebenchError, choices
-from ._simdist import Event
+from ..._units import check_positive, parse_count, parse_duration
+from ._simdist import EVENT_KINDS, Dist, Event, load_times, parse_event
+from .arrivals import trace_arrivals
 from .simulator import Scenario
 
-__all__ = ["Preset", "PRESETS", "get_preset", "scenario_flags"]
+__all__ = ["Preset", "PRESETS", "get_preset", "ScenarioOption", "OPTIONS", "scenario_fields",
+           "scenario_flags", "describe_scenario"]
 
 
 @dataclass(frozen=True)
@@ -84,54 +92,263 @@ def get_preset(name: str) -> Preset:
         raise RoutebenchError(f"unknown scenario {name!r}; available: {choices(PRESETS)}") from None
 
 
+
+
+# -- the table: a Scenario field, its option, how it is read and written back -------------
 def _num(v: float) -> str:
     return f"{v:g}"
 
 
+def _same(v: Any) -> Any:
+    return v
+
+
+def _describe(v: Any) -> Any:
+    return v if isinstance(v, str) else v.describe()
+
+
+def _words(flag: str, text: Callable[[Any], str] = str) -> Callable[[Any, Scenario], list[str]]:
+    """The usual way back: ``FLAG TEXT``."""
+    return lambda v, sc: [f"{flag} {text(v)}"]
+
+
+@dataclass(frozen=True)
+class ScenarioOption:
+    """One ``Scenario`` field as ``routebench simulate`` takes it.
+
+    ``flags`` are the options that set the field (events take four, one a
+    kind); ``parse(value, flag)`` reads an option's value (for several flags,
+    a mapping of the given ones to their values); ``format(value, scenario)``
+    writes a value other than the default back as options (None: the field
+    cannot be given as options); ``record`` turns the value into what
+    ``Scenario.describe`` reports (None: not reported).
+    """
+
+    field: str
+    flags: tuple[str, ...]
+    parse: Callable[[Any, str], Any]
+    format: Callable[[Any, Scenario], list[str]] | None
+    record: Callable[[Any], Any] | None = _same
+
+    @property
+    def dests(self) -> tuple[str, ...]:
+        """The option names in a mapping of options: the flags, ``_`` for ``-``."""
+        return tuple(f.lstrip("-").replace("-", "_") for f in self.flags)
+
+    def given(self, options: Mapping[str, Any]) -> Any:
+        """This field's value among ``options`` (as given; None when not given)."""
+        found = {d: options[d] for d in self.dests if _is_given(options.get(d))}
+        if len(self.dests) == 1:
+            return found.get(self.dests[0])
+        return found or None
+
+
+def _is_given(v: Any) -> bool:
+    return v is not None and v is not False and not (isinstance(v, (list, tuple)) and not v)
+
+
+def _count(minimum: int = 1) -> Callable[[Any, str], int]:
+    return lambda v, flag: parse_count(v, flag, minimum)
+
+
+def _time(allow_zero: bool = False) -> Callable[[Any, str], float]:
+    return lambda v, flag: parse_duration(v, flag, allow_zero)
+
+
+def _positive(allow_zero: bool = False) -> Callable[[Any, str], float]:
+    return lambda v, flag: check_positive(v, flag, allow_zero)
+
+
+def _dist(allow_file: bool = False) -> Callable[[Any, str], Dist]:
+    return lambda v, flag: Dist.parse(v, flag, allow_file=allow_file)
+
+
+def _speeds(items: Any, flag: str) -> dict[str, float]:
+    """``["backend-0=0.25", "3=2"]`` -> ``{"backend-0": 0.25, "backend-3": 2.0}``."""
+    if isinstance(items, Mapping):
+        items = [f"{k}={v}" for k, v in items.items()]
+    speeds: dict[str, float] = {}
+    for item in items:
+        name, eq, value = str(item).partition("=")
+        if not eq or not name.strip():
+            raise RoutebenchError(f"{flag} {item!r}: expected BACKEND=FACTOR, e.g. backend-0=0.25")
+        name = _backend(name.strip())
+        speeds[name] = check_positive(value, f"{flag} {name}=")
+    return speeds
+
+
+def _backend(name: str) -> str:
+    return f"backend-{name}" if name.isdigit() else name
+
+
+def _nat(value: Any, flag: str) -> tuple[int, ...]:
+    from ...datasets.synthetic import parse_sizes
+
+    if not isinstance(value, str):
+        return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    return parse_sizes(value, flag) if value.strip() not in ("", "0") else ()
+
+
+def _requests(value: Any, flag: str) -> int | None:
+    return parse_count(value, flag, minimum=0) or None  # 0: no limit
+
+
+def _events(given: Mapping[str, Sequence[str]], flag: str) -> list[tuple[str, str | None, float]]:
+    """(kind, backend or None for the next one to join, time), kind by kind."""
+    out = []
+    for kind in EVENT_KINDS:
+        for text in given.get(kind) or ():
+            name, t = parse_event(kind, text)
+            out.append((kind, None if name is None else _backend(name), t))
+    return out
+
+
+def _arrivals(value: Any, flag: str) -> Any:
+    if not isinstance(value, str):
+        return value  # times already
+    text = value.strip()
+    if text == "poisson":
+        return None
+    if not text.startswith("file:"):
+        raise RoutebenchError(f"{flag} {text!r}: expected poisson or file:PATH "
+                              "(arrival times in seconds, one a line)")
+    return load_times(text[5:])
+
+
+def _record_arrivals(v: Any) -> str:
+    from ...datasets import Trace
+
+    return "poisson" if v is None else v.label if isinstance(v, Trace) else "array"
+
+
+def _load_words(v: float | None, sc: Scenario) -> list[str]:
+    # a session rate overrides the load; no load: the arrivals come from times
+    return [] if sc.session_rate is not None or v is None else [f"--load {_num(v)}"]
+
+
+_O = ScenarioOption
+
+#: every Scenario field, in the order ``scenario_flags`` writes them
+OPTIONS: tuple[ScenarioOption, ...] = (
+    _O("backends", ("--backends",), _count(), _words("--backends")),
+    _O("workers", ("--workers",), _count(), _words("--workers")),
+    _O("clients", ("--clients",), _count(), _words("--clients")),
+    _O("speeds", ("--speed",), _speeds,
+       lambda v, sc: [f"--speed {n}={_num(x)}" for n, x in v.items()], dict),
+    _O("service", ("--service",), _dist(allow_file=True), _words("--service", _describe),
+       _describe),
+    _O("session_length", ("--session-length",), _dist(), _words("--session-length", _describe),
+       _describe),
+    _O("think", ("--think",), _dist(), _words("--think", _describe), _describe),
+    _O("keys", ("--keys",), lambda v, flag: v, _words("--keys", _describe), _describe),
+    _O("nat", ("--nat",), _nat, _words("--nat", lambda v: ",".join(map(str, v))), list),
+    _O("session_rate", ("--session-rate",), _positive(), _words("--session-rate", _num)),
+    _O("load", ("--load",), _positive(), _load_words),
+    _O("requests", ("--requests",), _requests, _words("--requests", lambda v: str(v or 0))),
+    _O("duration", ("--duration",), _time(), _words("--duration", _num)),
+    _O("warmup", ("--warmup",), _time(allow_zero=True), _words("--warmup", _num)),
+    _O("events", tuple(f"--{k}" for k in EVENT_KINDS), _events,
+       lambda v, sc: [f"--{e.kind} {e.backend}@{_num(e.time)}" for e in v],
+       lambda v: [e.describe() for e in v]),
+    _O("store", ("--store",), lambda v, flag: v, _words("--store")),
+    _O("store_rtt", ("--store-rtt",), _time(allow_zero=True), _words("--store-rtt", _num)),
+    _O("ttl", ("--ttl",), _time(), _words("--ttl", _num)),
+    _O("ip_change_rate", ("--ip-change-rate",), _positive(allow_zero=True),
+       _words("--ip-change-rate", _num)),
+    _O("queue_limit", ("--queue-limit",), _count(minimum=0), _words("--queue-limit")),
+    # not in Scenario.describe (reports written before this table lack it too)
+    _O("window", ("--window",), _time(), _words("--window", _num), None),
+    _O("warm_start", ("--no-warm-start",), lambda v, flag: not v,
+       lambda v, sc: [] if v else ["--no-warm-start"]),
+    # times from a file or a trace (--trace) cannot be written back as options
+    _O("arrivals", ("--arrivals",), _arrivals, None, _record_arrivals),
+)
+_BY_FIELD = {o.field: o for o in OPTIONS}
+
+
+# -- the three uses ------------------------------------------------------------------------
+def scenario_fields(options: Mapping[str, Any],
+                    trace_times: Callable[[str], Any] | None = None,
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """The preset's ``Scenario`` fields and balancers, overridden by the options given.
+
+    ``options`` maps option names (the ``routebench simulate`` flags with
+    ``_`` for ``-``: ``backends``, ``session_length``, ``crash``,
+    ``no_warm_start`` ...) to their values as typed; None, False or an empty
+    list is not given. ``scenario`` names the preset (default: ``default``),
+    ``balancer`` lists balancers (default: the preset's). ``trace`` names a
+    trace whose request times are the session arrivals, read by
+    ``trace_times(trace)`` (default: ``trace_arrivals``).
+
+    As on the command line: ``load`` replaces the preset's session rate;
+    ``duration`` without ``requests`` runs for that time only; arrival times
+    (``arrivals`` from a file, or ``trace``) without a load or session rate
+    arrive as given, and without requests or a duration run to the last.
+    """
+    given = {k: v for k, v in options.items() if _is_given(v)}
+    preset = get_preset(given.get("scenario") or "default")
+    f: dict[str, Any] = dict(preset.fields)
+    for opt in OPTIONS:
+        value = opt.given(given)
+        if value is not None:
+            f[opt.field] = opt.parse(value, opt.flags[0])
+    if "load" in given:
+        f.pop("session_rate", None)
+    if "duration" in given and "requests" not in given:
+        f["requests"] = None
+    if _BY_FIELD["events"].given(given) is not None:
+        f["events"] = _name_joins(f["events"], f.get("backends", Scenario.backends))
+    _arrival_times(f, given, trace_times)
+    return f, list(given.get("balancer") or preset.balancers)
+
+
+def _name_joins(events: Sequence[tuple[str, str | None, float]], backends: int
+                ) -> tuple[Event, ...]:
+    """Events, a join with no name taking the next backend's (backend-N, N+1, ...)."""
+    out, n = [], backends
+    for kind, name, t in events:
+        out.append(Event(kind, f"backend-{n}" if name is None else name, t))
+        n += kind == "join"
+    return tuple(out)
+
+
+def _arrival_times(f: dict[str, Any], given: Mapping[str, Any],
+                   trace_times: Callable[[str], Any] | None) -> None:
+    if "trace" in given:
+        if "arrivals" in given:
+            raise RoutebenchError("--trace and --arrivals both give arrival times; use one")
+        f["arrivals"] = (trace_times or _trace_times)(given["trace"])
+    elif "arrivals" not in given or str(given["arrivals"]).strip() == "poisson":
+        return
+    if "load" not in given and "session_rate" not in given:
+        f["load"] = None
+        f.pop("session_rate", None)
+    if "requests" not in given and "duration" not in given:
+        f["requests"] = None
+
+
+def _trace_times(spec: str) -> Any:
+    return trace_arrivals(spec)[0]
+
+
 def scenario_flags(sc: Scenario, balancers: Sequence[str] = (), seed: int | None = None) -> str:
     """The ``routebench simulate`` options that rebuild ``sc`` (for reports and claims)."""
-    d = Scenario()
-    out: list[str] = []
-    for b in balancers:
-        out.append(f"--balancer {b}")
-    pairs: list[tuple[str, Any, Any]] = [
-        ("--backends", sc.backends, d.backends), ("--workers", sc.workers, d.workers),
-        ("--clients", sc.clients, d.clients),
-    ]
-    for flag, v, dv in pairs:
-        if v != dv:
-            out.append(f"{flag} {v}")
-    for name, v in sc.speeds.items():
-        out.append(f"--speed {name}={_num(v)}")
-    for flag, v, dv in (("--service", sc.service, d.service),
-                        ("--session-length", sc.session_length, d.session_length),
-                        ("--think", sc.think, d.think), ("--keys", sc.keys, d.keys)):
-        if v != dv:
-            out.append(f"{flag} {v.describe()}")  # type: ignore[union-attr]
-    if sc.nat:
-        out.append("--nat " + ",".join(map(str, sc.nat)))
-    if sc.session_rate is not None:
-        out.append(f"--session-rate {_num(sc.session_rate)}")
-    elif sc.load != d.load and sc.load is not None:
-        out.append(f"--load {_num(sc.load)}")
-    if sc.requests != d.requests:
-        out.append(f"--requests {sc.requests}" if sc.requests else "--requests 0")
-    if sc.duration is not None:
-        out.append(f"--duration {_num(sc.duration)}")
-    if sc.warmup:
-        out.append(f"--warmup {_num(sc.warmup)}")
-    for e in sc.events:
-        out.append(f"--{e.kind} {e.backend}@{_num(e.time)}")
-    for flag, v, dv in (("--store", sc.store, d.store), ("--store-rtt", sc.store_rtt, d.store_rtt),
-                        ("--ttl", sc.ttl, d.ttl),
-                        ("--ip-change-rate", sc.ip_change_rate, d.ip_change_rate),
-                        ("--queue-limit", sc.queue_limit, d.queue_limit)):
-        if v != dv:
-            out.append(f"{flag} {_num(v) if isinstance(v, float) else v}")
-    if sc.window is not None:
-        out.append(f"--window {_num(sc.window)}")
-    if not sc.warm_start:
-        out.append("--no-warm-start")
+    default = Scenario()
+    out = [f"--balancer {b}" for b in balancers]
+    for opt in OPTIONS:
+        value = getattr(sc, opt.field)
+        if opt.format is not None and value != getattr(default, opt.field):
+            out += opt.format(value, sc)
     if seed is not None:
         out.append(f"--seed {seed}")
     return " ".join(out)
+
+
+def describe_scenario(sc: Scenario) -> dict[str, Any]:
+    """What a report records to reproduce ``sc``: ``Scenario.describe``."""
+    out: dict[str, Any] = {}
+    for f in fields(sc):  # the dataclass's order
+        opt = _BY_FIELD.get(f.name)
+        if opt is not None and opt.record is not None:
+            out[f.name] = opt.record(getattr(sc, f.name))
+    return out

@@ -63,14 +63,9 @@ def backend_names(n: int) -> list[str]:
 
 
 def _count(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise RoutebenchError(f"{what} {value!r}: expected a whole number >= {minimum}")
-    if value < minimum:
-        raise RoutebenchError(f"{what} {value!r}: must be at least {minimum}")
-    return int(value)
+    from ..._units import parse_count
+
+    return parse_count(value, what, minimum)
 
 
 @dataclass
@@ -209,21 +204,11 @@ class Scenario:
         return float("nan"), float("nan")
 
     def describe(self) -> dict[str, Any]:
-        """What a report records to reproduce the scenario."""
-        d: dict[str, Any] = {
-            "backends": self.backends, "workers": self.workers, "speeds": dict(self.speeds),
-            "service": _describe(self.service), "clients": self.clients,
-            "nat": list(self.nat), "load": self.load, "session_rate": self.session_rate,
-            "session_length": _describe(self.session_length), "think": _describe(self.think),
-            "requests": self.requests, "duration": self.duration, "warmup": self.warmup,
-            "events": [e.describe() for e in self.events], "store": self.store,
-            "store_rtt": self.store_rtt, "ttl": self.ttl,
-            "ip_change_rate": self.ip_change_rate, "keys": _describe(self.keys),
-            "arrivals": ("poisson" if self.arrivals is None else
-                         self.arrivals.label if isinstance(self.arrivals, Trace) else "array"),
-            "queue_limit": self.queue_limit, "warm_start": self.warm_start,
-        }
-        return d
+        """What a report records to reproduce the scenario, field by field (by the table
+        that also reads and writes its ``routebench simulate`` options)."""
+        from .scenarios import describe_scenario
+
+        return describe_scenario(self)
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)

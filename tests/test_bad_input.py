@@ -1,0 +1,114 @@
+"""Bad input through the Python API: one clear RoutebenchError naming what is wrong."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import numpy as np
+import pytest
+
+import routebench
+from routebench import RoutebenchError
+from routebench._params import parse_spec
+from routebench.datasets import open_trace
+from routebench.registry import BrokenPlugin, Registry
+from routebench.reports import sim_table, write_json
+from routebench.strategies import Param, set_memory_limit
+from routebench.strategies.modulo import ModuloStrategy
+
+
+def test_node_counts_of_any_integer_type_and_no_floats():
+    assert len(routebench.create("ring", np.int64(3)).nodes) == 3
+    with pytest.raises(RoutebenchError, match="expected a whole node count or node names, got 3.5"):
+        routebench.create("ring", 3.5)
+    with pytest.raises(RoutebenchError, match="expected a node count, node names"):
+        routebench.create("ring", object())
+
+
+@pytest.mark.parametrize(("name", "nodes", "params"), [
+    ("ring", 2, {"vnodes": 100_000_000}),
+    ("maglev", 3, {"M": 1_000_000_007}),
+    ("ring", {"a": 1e6, "b": 1.0}, {}),
+])
+def test_runaway_structures_are_refused_with_their_estimate(name, nodes, params):
+    with pytest.raises(RoutebenchError, match=r"would take about [\d,.]+ GiB of memory, above "
+                                              r"the limit .*--max-memory"):
+        routebench.create(name, nodes, **params)
+
+
+def test_the_memory_limit_can_be_set_and_applies_to_add():
+    try:
+        set_memory_limit(200_000)  # bytes: ~1,100 ring points
+        s = routebench.create("ring", 5, vnodes=160)
+        with pytest.raises(RoutebenchError, match="above the limit of 0 MiB"):
+            for i in range(5):
+                s.add(f"extra-{i}")
+        assert len(s.nodes) == len(set(s.nodes))  # a refused add leaves the ring as it was
+        assert s.lookup("k") in s.nodes
+    finally:
+        set_memory_limit(None)
+
+
+def test_a_parameter_given_twice_is_refused():
+    with pytest.raises(RoutebenchError, match="parameter 'vnodes' is given twice"):
+        parse_spec("ring:vnodes=200,vnodes=300")
+
+
+def test_lookup_many_refuses_2d_and_negative_digests():
+    s = routebench.create("jump", 4)
+    with pytest.raises(RoutebenchError, match="1-D array.*shape \\(2, 2\\)"):
+        s.lookup_many(np.zeros((2, 2), dtype=np.uint64))
+    with pytest.raises(RoutebenchError, match="negative values"):
+        s.lookup_many(np.array([1, -5], dtype=np.int64))
+    assert s.lookup_many(np.array([1, 5], dtype=np.int64)).tolist() == \
+        s.lookup_many(np.array([1, 5], dtype=np.uint64)).tolist()
+
+
+class _OwnParams(ModuloStrategy):
+    name = "own-params-test"
+    params = (Param("spread", 2, "a parameter, and no hash="),)
+
+
+def test_a_plugin_without_the_hash_param_hashes_with_xxh3():
+    s = _OwnParams(["a", "b", "c"])
+    ref = routebench.create("modulo", ["a", "b", "c"])
+    assert [s.lookup(f"k{i}") for i in range(50)] == [ref.lookup(f"k{i}") for i in range(50)]
+
+
+def test_a_broken_plugin_is_named_as_failed_not_unknown():
+    r = Registry(load_entry_points=False)
+    r.broken.append(BrokenPlugin("sparkly", "sparkly:Ring from package sparkles",
+                                 "ImportError: no module named sparkles"))
+    with pytest.raises(RoutebenchError, match="strategy 'sparkly' failed to load .*ImportError"):
+        r.get("sparkly")
+
+
+def test_reports_are_written_with_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = write_json(tmp_path / "r.json", {"schema": "routebench/2", "results": []})
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
+    assert json.loads(p.read_text())["results"] == []
+
+
+def test_latency_cells_have_no_trailing_point():
+    m = {"latency_p50": 0.376, "latency_p99": 0.462, "latency_p999": 0.653, "failed": 0}
+    table = sim_table([{"label": "p2c", "strategy": "p2c", "metrics": m}], "plain")
+    assert "376 / 462 / 653" in table and "376." not in table
+
+
+def test_a_truncated_gzip_says_how_far_it_was_good(tmp_path):
+    lines = b"".join(b'10.0.%d.%d - - [17/May/2015:10:05:03 +0000] "GET /p%d HTTP/1.1" 200 5 '
+                     b'"-" "ua"\n' % (i // 250, i % 250, i) for i in range(200_000))
+    data = gzip.compress(lines)
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RoutebenchError, match=r"after [1-9][\d,]* good decompressed bytes"):
+        for _ in open_trace(str(path)):
+            pass
+
+
