@@ -16,9 +16,10 @@ reads the same whatever plugins or defaults are installed later.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -44,6 +45,7 @@ __all__ = [
     "identity",
     "workload",
     "make_report",
+    "attach_timing",
     "clean_json",
 ]
 
@@ -287,12 +289,14 @@ def workload(r: Mapping[str, Any]) -> str:
     return str(r.get(cls.WORKLOAD) or "") if cls is not None else ""
 
 
+def params_key(r: Mapping[str, Any]) -> str:
+    """A result's parameters as one comparable string."""
+    return json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+
+
 def identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
     """What makes a result the same scenario in two reports (a ``/2`` result object)."""
-    import json
-
-    params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
-    return (r.get("strategy"), params, workload(r), r.get("route_on"), r.get("nodes"))
+    return (r.get("strategy"), params_key(r), workload(r), r.get("route_on"), r.get("nodes"))
 
 
 # -- the report ---------------------------------------------------------------
@@ -430,3 +434,28 @@ def make_report(kind: str, results: Sequence[Record | Mapping[str, Any]],
     rows = [r if isinstance(r, Record) else dict(r) for r in results]
     return Report(kind, rows, config, list(sys.argv if command is None else command),
                   env).to_json()
+
+
+def attach_timing(records: Iterable[dict[str, Any]], timed: Iterable[Mapping[str, Any]]) -> int:
+    """Give ``records`` the interleaved rounds of the matching ``timed`` records.
+
+    Timed records (from ``interleaved_timing``) are matched by strategy,
+    parameters and node count, whatever the trace: lookups were timed on
+    random keys, and those rounds stand for every trace's row. Returns how
+    many records got rounds.
+    """
+    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    by_loose: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for t in timed:
+        by_key[(t.get("strategy"), params_key(t), t.get("nodes"))] = t
+        by_loose.setdefault((t.get("strategy"), t.get("nodes")), []).append(t)
+    n = 0
+    for r in records:
+        found = by_key.get((r.get("strategy"), params_key(r), r.get("nodes")))
+        if found is None:
+            loose = by_loose.get((r.get("strategy"), r.get("nodes")), [])
+            found = loose[0] if len(loose) == 1 else None
+        if found is not None and "timing" in found:
+            r["timing"] = found["timing"]
+            n += 1
+    return n

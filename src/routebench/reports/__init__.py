@@ -1,6 +1,6 @@
 """Reports: result records to tables, JSON, comparisons and published reports."""
 
-from .compare import Comparison, Gate, attach_timing, compare, load_gates, parse_gate
+from .compare import Comparison, Gate, compare, load_gates, parse_gate
 from .inspect import inspect_text
 from .json_report import read_json, write_json
 from .sim_table import sim_table
@@ -10,7 +10,6 @@ __all__ = [
     "FORMATS",
     "Comparison",
     "Gate",
-    "attach_timing",
     "compare",
     "format_table",
     "inspect_text",

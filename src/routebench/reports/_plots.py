@@ -9,7 +9,6 @@ state is kept, and the figures render the same on a headless CI machine.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..records import workload
+from ..records import params_key, workload
 
 __all__ = [
     "keys_per_node",
@@ -86,7 +85,7 @@ def _name(r: Record) -> str:
 
 
 def _pkey(r: Record) -> str:
-    return json.dumps(r.get("params") or {}, sort_keys=True, default=str)
+    return params_key(r)
 
 
 def unique(results: Iterable[Record]) -> list[Record]:

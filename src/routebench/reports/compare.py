@@ -54,7 +54,6 @@ __all__ = [
     "load_gates",
     "merge_gates",
     "compare",
-    "attach_timing",
 ]
 
 
@@ -557,30 +556,3 @@ def _env_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
                 va, vb = (str(v)[:10] if v else v for v in (va, vb))
             diffs.append(f"{k} {va} -> {vb}")
     return "; ".join(diffs)
-
-
-def attach_timing(records: Iterable[dict[str, Any]], timed: Iterable[Mapping[str, Any]]) -> int:
-    """Give ``records`` the interleaved rounds of the matching ``timed`` records.
-
-    Timed records (from ``interleaved_timing``) are matched by strategy,
-    parameters and node count, whatever the trace: lookups were timed on
-    random keys, and those rounds stand for every trace's row. Returns how
-    many records got rounds.
-    """
-    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-    by_loose: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
-    for t in timed:
-        params = json.dumps(t.get("params") or {}, sort_keys=True, default=str)
-        by_key[(_name(t), params, t.get("nodes"))] = t
-        by_loose.setdefault((_name(t), t.get("nodes")), []).append(t)
-    n = 0
-    for r in records:
-        params = json.dumps(r.get("params") or {}, sort_keys=True, default=str)
-        found = by_key.get((_name(r), params, r.get("nodes")))
-        if found is None:
-            loose = by_loose.get((_name(r), r.get("nodes")), [])
-            found = loose[0] if len(loose) == 1 else None
-        if found is not None and "timing" in found:
-            r["timing"] = found["timing"]
-            n += 1
-    return n

@@ -67,7 +67,7 @@ def time_against_baseline(base: Mapping[str, Any], new: Mapping[str, Any], plan:
     interleaved rounds of the matching timed records (by strategy, parameters
     and node count), which ``compare`` gates timing metrics on.
     """
-    from ...reports.compare import attach_timing
+    from ...records import attach_timing
 
     ab = plan.run(progress)
     attach_timing(base["results"], ab.base["results"])
