@@ -164,7 +164,10 @@ def with_session_hash(cls: type, params: dict[str, Any],
     """``params`` plus ``hash=`` (``hash_name``, else ``$ROUTEBENCH_HASH``) when ``cls``
     takes one and ``params`` does not name it."""
     h = hash_name or default_hash()
-    if h and "hash" not in params and any(p.name == "hash" for p in getattr(cls, "params", ())):
+    takes = next((p for p in getattr(cls, "params", ()) if p.name == "hash"), None)
+    # a product's own hash parameter (HAProxy's sdbm..., Envoy's xxhash) keeps its default
+    if h and "hash" not in params and takes is not None and (
+            takes.choices is None or h in takes.choices):
         return {**params, "hash": h}
     return params
 
@@ -334,7 +337,9 @@ def _names(st: Any, lo: int, hi: int) -> Any:
     return st.lists(text, min_size=lo, max_size=hi, unique=True)
 
 
-def _weights(st: Any) -> Any:
+def _weights(st: Any, subj: _Subject) -> Any:
+    if subj.cls.integer_weights:  # products that take whole weights only (nginx, HAProxy)
+        return st.integers(1, 4).map(float)
     return st.floats(0.5, 4.0, allow_nan=False).map(lambda w: round(w, 3))
 
 
@@ -398,7 +403,7 @@ def _determinism(subj: _Subject, st: Any, settings: Any, seen: dict[str, float])
             )
         seen["examples"] = seen.get("examples", 0) + 1
 
-    _run(prop, {"nodes": _names(st, 1, 12), "weights": st.lists(_weights(st), min_size=12,
+    _run(prop, {"nodes": _names(st, 1, 12), "weights": st.lists(_weights(st, subj), min_size=12,
                                                                    max_size=12),
                 "probe": st.lists(st.text(max_size=20), max_size=5)}, settings)
 
@@ -426,7 +431,7 @@ def _join(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> Non
         _check_moves(subj, seen, moved, ideal, surv, unequal, f"{new!r} joined {old}")
 
     _run(prop, {"nodes": _names(st, 2, 13),
-                "weights": st.lists(_weights(st), min_size=13, max_size=13)}, settings)
+                "weights": st.lists(_weights(st, subj), min_size=13, max_size=13)}, settings)
 
 
 def _check_moves(subj: _Subject, seen: dict[str, float], moved: float, ideal: float,
@@ -463,7 +468,7 @@ def _leave(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> No
         _check_moves(subj, seen, moved, ideal, surv, unequal, f"{nodes[index]!r} left {nodes}")
 
     _run(prop, {"nodes": _names(st, 2, 12),
-                "weights": st.lists(_weights(st), min_size=12, max_size=12),
+                "weights": st.lists(_weights(st, subj), min_size=12, max_size=12),
                 "pick": st.integers(0, 1000)}, settings)
 
 
@@ -507,7 +512,7 @@ def _monotonicity(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]
     _run(prop, {"nodes": _names(st, 4, 9),
                 "ops": st.lists(st.tuples(st.booleans(), st.integers(0, 100)), min_size=1,
                                 max_size=6),
-                "weights": st.lists(_weights(st), min_size=9, max_size=9)}, settings)
+                "weights": st.lists(_weights(st, subj), min_size=9, max_size=9)}, settings)
 
 
 def _weights_prop(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> None:
@@ -525,7 +530,7 @@ def _weights_prop(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]
                                      "a node of weight 2")
 
     _run(prop, {"nodes": _names(st, 1, 12),
-                "weights": st.lists(_weights(st), min_size=12, max_size=12)}, settings)
+                "weights": st.lists(_weights(st, subj), min_size=12, max_size=12)}, settings)
 
 
 _CHECKS: dict[str, Callable[..., None]] = {

@@ -41,5 +41,8 @@ BUILTIN_MODULES = (
     "routebench.strategies.jump",
     "routebench.strategies.maglev",
     "routebench.strategies.multiprobe",
+    "routebench.strategies.nginx",
+    "routebench.strategies.haproxy",
+    "routebench.strategies.envoy",
     "routebench.strategies.balancers",
 )

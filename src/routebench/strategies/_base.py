@@ -137,6 +137,8 @@ class KeyedStrategy(Strategy):
     removable: ClassVar[str] = "any"
     #: intended to move only the keys a join or leave must move
     consistent: ClassVar[bool] = True
+    #: takes whole-number weights only (nginx, HAProxy); the conformance suite draws those
+    integer_weights: ClassVar[bool] = False
 
     def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
