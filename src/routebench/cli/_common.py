@@ -288,6 +288,48 @@ def strategy_specs(texts: Sequence[str] | None, check: bool = False) -> list[Any
     return specs
 
 
+def check_common_options(args: argparse.Namespace) -> None:
+    """Options many commands share, checked before any work: a bad one costs no run."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise RoutebenchError(f"--seed {seed}: expected a whole number >= 0")
+    files = [("--json", getattr(args, "json", None)),
+             ("--json-base", getattr(args, "json_base", None))]
+    if getattr(args, "command", "") in ("trace", "claims"):  # report's --output is a folder
+        files.append(("--output", getattr(args, "output", None)))
+    for flag, path in files:
+        if isinstance(path, str) and path != "-":
+            check_output_file(path, flag)
+    if getattr(args, "command", "") == "run" and getattr(args, "strategy", None):
+        _check_sizes(args.strategy, node_counts(getattr(args, "nodes", None)))
+
+
+def _check_sizes(texts: Sequence[str], counts: Sequence[int]) -> None:
+    """Each keyed strategy's structure at the largest N fits the memory limit."""
+    from ..registry import registry
+    from ..strategies import KeyedStrategy
+
+    for spec in strategy_specs(texts, check=True):
+        cls = registry.get(spec.name)
+        if issubclass(cls, KeyedStrategy):
+            cls.check_size(max(counts), **spec.params)
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """A file we are going to write: not a directory, and its folder exists or can be made."""
+    import os
+
+    if os.path.isdir(path):
+        example = os.path.join(path, "out.json" if "json" in flag else "trace.csv")
+        raise RoutebenchError(f"{flag} {path!r} is a directory; give a file name such as "
+                              f"{example}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.access(folder, os.W_OK):
+        raise RoutebenchError(f"{flag} {path!r}: cannot write in {folder!r} (permission denied)")
+
+
 def node_counts(text: str | None) -> list[int]:
     """``--nodes 10,100`` (default: the runner's node counts)."""
     if not text:
@@ -307,5 +349,7 @@ def node_counts(text: str | None) -> list[int]:
             ) from None
         if n < 1:
             raise RoutebenchError(f"--nodes {text!r}: node count {n} is below 1")
+        if n in out:
+            raise RoutebenchError(f"--nodes {text!r}: node count {n} is given twice")
         out.append(n)
     return out

@@ -77,7 +77,7 @@ def _add_backends(g: Any) -> None:
 def _add_sessions(g: Any) -> None:
     g.add_argument("--clients", metavar="C", help="distinct clients (default 10000)")
     g.add_argument("--nat", metavar="SIZES", help="NAT groups: clients sharing one address, "
-                   "e.g. 50 or 500,200,50")
+                   "e.g. 50 or 500,200,50; none: no groups (to switch off a preset's)")
     g.add_argument("--load", metavar="RHO", help="target utilisation of all workers, sets the "
                    "session rate (default 0.7)")
     g.add_argument("--session-rate", metavar="R", help="sessions a second (instead of --load)")

@@ -48,11 +48,22 @@ _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep
            b"Nov", b"Dec")
 
 
+_BY_EXTENSION = {".log": "access-log", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
+                 ".ndjson": "jsonl", ".json": "jsonl"}
+
+
 def format_for_path(path: str) -> str | None:
-    """The write format a file name suggests (``x.log.gz`` -> access-log), or None."""
-    ext = os.path.splitext(strip_compression_suffix(path))[1]
-    return {".log": "access-log", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".json": "jsonl"}.get(ext)
+    """The write format a file name suggests (``x.log.gz`` -> access-log), or None when
+    the name has no extension. An extension routebench does not write is refused."""
+    ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
+    if not ext or path == "-":
+        return None
+    if ext not in _BY_EXTENSION:
+        raise RoutebenchError(
+            f"{path!r}: routebench does not write {ext} files; name the file .log, .csv, .tsv "
+            f"or .jsonl (optionally + .gz, .bz2, .xz, .zst), or give --to "
+            f"{choices(WRITE_FORMATS)}")
+    return _BY_EXTENSION[ext]
 
 
 @contextmanager

@@ -157,6 +157,14 @@ class KeyedStrategy(Strategy):
         """The memory the structure over the current nodes will take (0: small, unknown)."""
         return 0
 
+    @classmethod
+    def check_size(cls, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
+        """Refuse now, before anything is built, a structure that would not fit in memory."""
+        probe = cls.__new__(cls)
+        probe.config = probe.resolve_params(params)
+        probe._names, probe._weights = node_names(nodes)
+        probe._check_memory()
+
     def _check_memory(self) -> None:
         need, limit = self._estimate_bytes(), memory_limit()
         if need > limit:

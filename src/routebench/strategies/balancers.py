@@ -80,13 +80,22 @@ class LeastConnections(Balancer):
         return Policy("least-connections")
 
 
+def _choices(b: Balancer, d: int) -> int:
+    """``d`` checked against the backends there are: sampling more than all of them is an error."""
+    if b.nodes and d > len(b.nodes):
+        raise RoutebenchError(f"{b.name}: d={d} samples more backends than the {len(b.nodes)} "
+                              f"there are; use d <= {len(b.nodes)} (d={len(b.nodes)} is "
+                              "least-connections)")
+    return d
+
+
 class PowerOfChoices(Balancer):
     name = "p2c"
     summary = "power of d choices: sample d backends, send to the least outstanding"
     params = (_D,)
 
     def policy(self) -> Policy:
-        return Policy("p2c", d=self.config["d"])
+        return Policy("p2c", d=_choices(self, self.config["d"]))
 
 
 class CookieSticky(Balancer):
@@ -100,7 +109,8 @@ class CookieSticky(Balancer):
     )
 
     def policy(self) -> Policy:
-        return Policy(self.config["base"], sticky=True, d=self.config["d"])
+        d = _choices(self, self.config["d"]) if self.config["base"] == "p2c" else self.config["d"]
+        return Policy(self.config["base"], sticky=True, d=d)
 
 
 class IpHashSticky(Balancer):

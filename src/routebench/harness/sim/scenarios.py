@@ -186,7 +186,12 @@ def _nat(value: Any, flag: str) -> tuple[int, ...]:
 
     if not isinstance(value, str):
         return tuple(value) if isinstance(value, (list, tuple)) else (value,)
-    return parse_sizes(value, flag) if value.strip() not in ("", "0") else ()
+    if value.strip().lower() == "none":  # a preset's NAT groups switched off, on purpose
+        return ()
+    if value.strip() in ("", "0"):
+        raise RoutebenchError(f"{flag} {value!r}: a NAT group needs at least 1 client; give "
+                              "group sizes such as 50 or 500,200,50, or 'none' for no NAT groups")
+    return parse_sizes(value, flag)
 
 
 def _requests(value: Any, flag: str) -> int | None:
@@ -241,7 +246,7 @@ OPTIONS: tuple[ScenarioOption, ...] = (
        _describe),
     _O("think", ("--think",), _dist(), _words("--think", _describe), _describe),
     _O("keys", ("--keys",), lambda v, flag: v, _words("--keys", _describe), _describe),
-    _O("nat", ("--nat",), _nat, _words("--nat", lambda v: ",".join(map(str, v))), list),
+    _O("nat", ("--nat",), _nat, _words("--nat", lambda v: ",".join(map(str, v)) or "none"), list),
     _O("session_rate", ("--session-rate",), _positive(), _words("--session-rate", _num)),
     _O("load", ("--load",), _positive(), _load_words),
     _O("requests", ("--requests",), _requests, _words("--requests", lambda v: str(v or 0))),

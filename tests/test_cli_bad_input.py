@@ -1,0 +1,45 @@
+"""Bad input on the command line: one line naming the input and what is accepted, exit 2,
+and no work done before the error."""
+
+from __future__ import annotations
+
+import pytest
+
+from routebench.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "--seed", "-1"], "--seed -1: expected a whole number >= 0"),
+    (["trace", "generate", "uniform", "--seed", "-1", "-o", "x.csv"],
+     "--seed -1: expected a whole number >= 0"),
+    (["trace", "generate", "uniform", "-o", "."], "--output '.' is a directory"),
+    (["run", "--json", ".", "--strategy", "jump"], "--json '.' is a directory"),
+    (["run", "--nodes", "5,5"], "node count 5 is given twice"),
+    (["run", "--strategy", "ring:vnodes=200,vnodes=300"], "parameter 'vnodes' is given twice"),
+    (["trace", "generate", "uniform", "--requests", "10", "-o", "x.parquet"],
+     "does not write .parquet files"),
+    (["simulate", "--nat", "0"], "a NAT group needs at least 1 client"),
+    (["simulate", "--balancer", "p2c:d=100"], "d=100 samples more backends than the 10"),
+    (["run", "--strategy", "ring:vnodes=100000000", "--nodes", "2"],
+     "would take about"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2, (out, err)
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert out == ""  # no table, no banner: the error comes before any work
+    assert not list(tmp_path.iterdir())  # and nothing was written
+
+
+def test_nat_none_switches_off_a_presets_groups(capsys, tmp_path):
+    rc, out, err = run(capsys, "simulate", "--scenario", "nat", "--nat", "none", "--requests",
+                       "2000", "--balancer", "p2c", "--no-json", "-q")
+    assert rc == 0, err
+    assert "NAT groups" not in out
