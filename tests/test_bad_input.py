@@ -112,3 +112,19 @@ def test_a_truncated_gzip_says_how_far_it_was_good(tmp_path):
             pass
 
 
+
+
+def test_requests_without_the_session_cookie_are_rejected_not_routed_on_empty(tmp_path):
+    lines = []
+    for i in range(10):
+        cookie = f"sid=s{i % 3}; x=1" if i % 2 == 0 else "x=1"
+        lines.append(f'10.0.0.{i} - - [17/May/2015:10:05:0{i} +0000] "GET /p{i} HTTP/1.1" 200 5 '
+                     f'"-" "ua" "{cookie}"')
+    path = tmp_path / "c.log"
+    path.write_text("\n".join(lines) + "\n")
+    fmt = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+           '"$http_referer" "$http_user_agent" "$http_cookie"')
+    t = open_trace(str(path), log_format=fmt, session="cookie:sid", route_on="session")
+    keys = [k for c in t for k in c.columns["session"].keys()]
+    assert b"" not in keys and len(keys) == 5
+    assert t.stats.rejected == 5 and "no cookie 'sid' to route on" in t.stats.summary()

@@ -59,7 +59,8 @@ def plugin_path(tmp_path, monkeypatch):
 def test_builtins_are_registered_by_name():
     r = Registry(load_entry_points=False)
     assert r.names("keyed") == ["modulo", "ring", "ketama", "rendezvous", "jump", "maglev",
-                                "multiprobe", "nginx-chash", "nginx-hash", "nginx-iphash",
+                                "multiprobe", "jumpback", "flip", "binomial", "power", "anchor",
+                                "dx", "memento", "nginx-chash", "nginx-hash", "nginx-iphash",
                                 "haproxy-chash", "haproxy-map", "envoy-ringhash", "envoy-maglev"]
     assert r.origin("ring") == "built-in"
 

@@ -280,8 +280,11 @@ def strategy_specs(texts: Sequence[str] | None, check: bool = False) -> list[Any
     from ..harness.static.runner import StrategySpec
     from ..registry import registry
 
+    # by default every keyed strategy but the product models (nginx-*, haproxy-*, envoy-*),
+    # whose node names are server addresses: name them, or use --lb-config
     specs = ([StrategySpec(*parse_spec(s)) for s in texts] if texts
-             else [StrategySpec(n) for n in registry.names("keyed")])
+             else [StrategySpec(c.name) for c in registry.classes("keyed")
+                   if not getattr(c, "product", "")])
     if check:
         for spec in specs:
             registry.get(spec.name).resolve_params(spec.params)

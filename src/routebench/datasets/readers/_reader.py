@@ -353,6 +353,8 @@ class ChunkReader:
                     f"{', '.join(fmt.raw)}"
                 )
             missing |= ok & ~present
+            if src == "http_cookie" and self.route_on == "session":
+                missing |= self._without_cookie(buf, piece, ok & ~missing)
         rows = np.flatnonzero(ok & ~missing)
         lines = n
         if limit is not None and stats.used + rows.size > limit:
@@ -374,6 +376,18 @@ class ChunkReader:
             return None, lines
         chunk = self._build(buf, piece, rows)
         return chunk, lines
+
+    def _without_cookie(self, buf: np.ndarray, piece: Piece, rows_ok: np.ndarray) -> np.ndarray:
+        """Rows whose Cookie header lacks the session cookie: they cannot be routed on it."""
+        name = self.opts.session.partition(":")[2].encode()
+        rows = np.flatnonzero(rows_ok)
+        out = np.zeros(rows_ok.size, dtype=bool)
+        if rows.size:
+            col = _raw_column(buf, piece, rows, "http_cookie")
+            has = np.fromiter((cookie_value(v, name) != b"" for v in col.vocab.values),
+                              dtype=bool, count=col.vocab.size)
+            out[rows] = ~has[col.ids]
+        return out
 
     def _missing_reason(self, route_src: list[str]) -> str:
         src = route_src[0]
