@@ -128,3 +128,37 @@ def test_requests_without_the_session_cookie_are_rejected_not_routed_on_empty(tm
     keys = [k for c in t for k in c.columns["session"].keys()]
     assert b"" not in keys and len(keys) == 5
     assert t.stats.rejected == 5 and "no cookie 'sid' to route on" in t.stats.summary()
+
+
+def test_binary_input_is_shown_escaped_once_and_short(tmp_path):
+    path = tmp_path / "bin.log"
+    path.write_bytes(b"\x00\x01\x02garbage\xff\xfe" * 200 + b"\n")
+    with pytest.raises(RoutebenchError) as err:
+        open_trace(str(path))
+    msg = str(err.value)
+    assert "\\\\x" not in msg  # one backslash per escape, not two
+    assert len(msg) < 400
+
+
+def test_a_very_long_first_line_asks_for_the_format_and_then_reads(tmp_path):
+    line = (b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /' + b"a" * (2 << 20)
+            + b' HTTP/1.1" 200 5 "-" "ua"\n')
+    path = tmp_path / "long.log"
+    path.write_bytes(line * 2)
+    with pytest.raises(RoutebenchError, match="first line is longer than 1 MiB.*--trace-format"):
+        open_trace(str(path))
+    t = open_trace(str(path), format="access-log", log_format="combined")
+    assert sum(len(c) for c in t) == 2 and t.stats.rejected == 0
+
+
+def test_convert_says_when_it_escapes_bytes(tmp_path, capsys):
+    from routebench.cli import main
+
+    src = tmp_path / "in.log"
+    src.write_bytes(b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /caf\xe9 HTTP/1.1" 200 5 '
+                    b'"-" "ua"\n')
+    assert main(["trace", "convert", str(src), "-o", str(tmp_path / "out.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "3 values were not UTF-8" in err
+    header = (tmp_path / "out.csv").read_text().splitlines()[0]
+    assert "client24" not in header  # the file's own columns, not derived ones

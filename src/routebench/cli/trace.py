@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .._errors import RoutebenchError, choices
@@ -154,13 +155,17 @@ def run_convert(args: argparse.Namespace) -> int:
         )
     cols = [c.strip() for c in args.keep.split(",") if c.strip()] if args.keep else None
     if cols is None:
-        cols = list(trace.available)
+        cols = list(trace.raw_columns)
     trace.with_columns(*cols)
     with bar_updates(trace_progress(args.quiet, f"convert {trace.label}")) as update:
         info = write_trace(trace, args.output, fmt, columns=cols, progress=update)
     stats = trace.stats
     say(args, f"wrote {args.output}: {info['requests']:,} requests as {info['format']}"
               + (f" ({stats.summary()})" if stats else ""))
+    if info.get("escaped"):  # said even with -q: the file differs from the input
+        print(f"routebench trace convert: note: {info['escaped']:,} values were not UTF-8 text "
+              f"and were written with \\xNN escapes ({info['format']} is text); an access-log "
+              "output (--to access-log) keeps the bytes as they were", file=sys.stderr)
     return 0
 
 

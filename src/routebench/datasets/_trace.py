@@ -158,6 +158,11 @@ class Trace(ABC):
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
 
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """The columns as recorded (a file's own fields; derived ones such as client24 not)."""
+        return self.available
+
     def _check_column(self, column: str, what: str) -> str:
         if column not in self.available:
             raise RoutebenchError(f"{what} {column!r}: trace {self.label!r} has columns "

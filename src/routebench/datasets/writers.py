@@ -205,7 +205,7 @@ def write_trace(trace: Trace, path: str, fmt: str | None = None,
     fmt = fmt or format_for_path(path) or "csv"
     if fmt not in WRITE_FORMATS:
         raise RoutebenchError(f"unknown output format {fmt!r}; available: {choices(WRITE_FORMATS)}")
-    written = 0
+    written = escaped = 0
     cols_out: list[str] | None = list(columns) if columns else None
     clf = _ClfTime()
     with open_output(path) as out:
@@ -220,19 +220,25 @@ def write_trace(trace: Trace, path: str, fmt: str | None = None,
             if fmt == "access-log":
                 out.write(_access_lines(chunk, written, clf))
             else:
-                _write_rows(out, chunk, cols_out, fmt, header=written == 0)
+                escaped += _write_rows(out, chunk, cols_out, fmt, header=written == 0)
             written += len(chunk)
             if progress:
                 progress(len(chunk))
-    return {"path": path, "format": fmt, "requests": written, "columns": cols_out}
+    return {"path": path, "format": fmt, "requests": written, "columns": cols_out,
+            "escaped": escaped}
 
 
 def _write_rows(out: IO[bytes] | io.BufferedIOBase, chunk: Chunk, cols: Sequence[str], fmt: str,
-                header: bool) -> None:
+                header: bool) -> int:
+    """Write a chunk's rows; returns how many values were not UTF-8 (written escaped)."""
     data: list[list[str]] = []
+    escaped = 0
     for c in cols:
         ids, vals = _values(chunk.columns[c])
         tv = [_text(v) for v in vals]
+        bad = np.fromiter((not _is_utf8(v) for v in vals), dtype=bool, count=len(vals))
+        if bad.any():
+            escaped += int(bad[ids].sum())
         data.append([tv[i] for i in ids.tolist()])
     names = list(cols)
     if chunk.ts is not None:
@@ -252,3 +258,12 @@ def _write_rows(out: IO[bytes] | io.BufferedIOBase, chunk: Chunk, cols: Sequence
             w.writerow(names)
         w.writerows(rows)
     out.write(buf.getvalue().encode("utf-8", "surrogateescape"))
+    return escaped
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -109,5 +109,5 @@ def _rejected(s: Mapping[str, Any]) -> str:
     ex = r["rejected_examples"]
     if ex:
         out += "\nfirst rejected lines:\n" + "\n".join(
-            f"  line {e['line']}: {e['reason']}: {e['text']!r}" for e in ex)
+            f"  line {e['line']}: {e['reason']}: {e['text']}" for e in ex)
     return out

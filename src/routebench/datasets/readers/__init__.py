@@ -27,7 +27,7 @@ from ._formats import (
     detect_format,
     make_format,
 )
-from ._io import COMPRESSIONS, display_name, open_bytes
+from ._io import COMPRESSIONS, SNIFF, display_name, open_bytes
 from ._logformat import BUILTIN_LOG_FORMATS, compile_log_format
 from ._reader import ChunkReader, ReadStats
 
@@ -48,7 +48,6 @@ __all__ = [
 #: session is built only when asked for: rebuilding sessions costs a sort a chunk
 _CHUNK_COLUMNS = ("client", "client24", "user", "ua", "path", "url", "key")
 #: bytes read up front to detect the format (and kept: nothing is read twice)
-SNIFF = 1 << 20
 _SESSION_HELP = "ua (client IP + user agent), client, cookie:NAME or field:NAME"
 
 
@@ -185,6 +184,10 @@ class FileTrace(Trace):
     @property
     def label(self) -> str:
         return os.path.basename(self.path) if self.path != "-" else "<stdin>"
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        return tuple(self.format.raw)
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": "file", "path": self.path, "format": self.format.detail,

@@ -19,7 +19,7 @@ import numpy as np
 from ..._errors import RoutebenchError, choices
 from .._trace import DEFAULT_CHUNK
 from . import _kernels as K
-from ._io import strip_compression_suffix
+from ._io import SNIFF, show_bytes, strip_compression_suffix
 from ._logformat import _TIME_VARS, BUILTIN_LOG_FORMATS, LogProgram, compile_log_format
 
 __all__ = ["ReadOptions", "Piece", "TraceFormat", "FORMATS", "FORMAT_ALIASES", "detect_format",
@@ -645,9 +645,13 @@ def make_format(name: str | None, opts: ReadOptions, head: bytes, source: str) -
         else:
             name = detect_format(head, source)
         if name is None:
-            sample = head.split(b"\n", 1)[0][:80].decode("utf-8", "backslashreplace")
+            first = head.split(b"\n", 1)[0]
+            if len(first) == len(head) and len(head) >= SNIFF:
+                raise RoutebenchError(
+                    f"{source}: the first line is longer than {SNIFF >> 20} MiB, too long "
+                    f"to tell the format from; give --trace-format, one of: {choices(FORMATS)}")
             raise RoutebenchError(
-                f"{source}: unknown trace format (first line: {sample!r}); "
+                f"{source}: unknown trace format (first line: {show_bytes(first, 80)}); "
                 f"give --trace-format, one of: {choices(FORMATS)}"
             )
     key = FORMAT_ALIASES.get(name, name)

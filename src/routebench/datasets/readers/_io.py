@@ -32,6 +32,9 @@ COMPRESSIONS = ("none", "gzip", "bz2", "xz", "zstd")
 #: decompressed bytes read at a time by the block readers
 BLOCK = 64 << 20
 
+#: bytes read ahead to tell a file's format
+SNIFF = 1 << 20
+
 
 #: file-name suffix -> the compression it names (writers compress by it, readers skip it)
 _SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz",
@@ -187,3 +190,12 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[ByteStream, str]:
                 f"{name}: zstd-compressed; install the 'zstandard' package") from None
         stream = io.BufferedReader(_ZstdReader(src, zstandard), 1 << 20)
     return stream, comp
+
+
+def show_bytes(raw: bytes, limit: int = 120) -> str:
+    """Bytes from a trace as one quoted line a person can read: UTF-8 text as it is,
+    anything else escaped once (``\\x00``, ``\\t``), cut to ``limit`` characters."""
+    text = raw.decode("utf-8", "backslashreplace")
+    shown = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    cut = shown[:limit] + ("..." if len(shown) > limit else "")
+    return '"' + cut + '"'

@@ -27,7 +27,7 @@ from .._trace import Chunk, InternedColumn, KeyColumn, Vocabulary
 from . import _kernels as K
 from ._columns import LazyColumn, Sessionizer, cookie_value, mapped, paired, prefix_of
 from ._formats import Piece, ReadOptions, TraceFormat, unquote_csv
-from ._io import BLOCK, ByteStream
+from ._io import BLOCK, ByteStream, show_bytes
 
 __all__ = ["ReadStats", "ChunkReader", "MAX_EXAMPLES"]
 
@@ -72,13 +72,11 @@ class ReadStats:
         return s
 
 
-def _snippet(buf: np.ndarray, start: int, limit: int = 160) -> str:
-    end = min(buf.size, start + limit + 1)
-    raw = bytes(buf[start:end])
+def _snippet(buf: np.ndarray, start: int, limit: int = 120) -> str:
+    """The line at ``start`` as a person reads it, cut to ``limit`` characters."""
+    raw = bytes(buf[start:min(buf.size, start + 4 * limit)])
     nl = raw.find(b"\n")
-    cut = raw if nl < 0 else raw[:nl]
-    text = cut.rstrip(b"\r")[:limit].decode("utf-8", "backslashreplace")
-    return text + ("..." if nl < 0 and len(raw) > limit else "")
+    return show_bytes((raw if nl < 0 else raw[:nl]).rstrip(b"\r"), limit)
 
 
 class ChunkReader:
@@ -322,7 +320,7 @@ class ChunkReader:
             text = _snippet(buf, int(piece.lstart[r]))
             if self.opts.strict:
                 raise RoutebenchError(
-                    f"{stats.source} line {line_no + r + 1}: {reason}: {text!r} "
+                    f"{stats.source} line {line_no + r + 1}: {reason}: {text} "
                     "(--strict: the first rejected line stops the run)"
                 )
             if len(stats.examples) < MAX_EXAMPLES:
