@@ -42,7 +42,7 @@ def test_the_memory_limit_can_be_set_and_applies_to_add():
     try:
         set_memory_limit(200_000)  # bytes: ~1,100 ring points
         s = routebench.create("ring", 5, vnodes=160)
-        with pytest.raises(RoutebenchError, match="above the limit of 0 MiB"):
+        with pytest.raises(RoutebenchError, match="above the limit of 195.3 KiB"):
             for i in range(5):
                 s.add(f"extra-{i}")
         assert len(s.nodes) == len(set(s.nodes))  # a refused add leaves the ring as it was

@@ -43,3 +43,17 @@ def test_nat_none_switches_off_a_presets_groups(capsys, tmp_path):
                        "2000", "--balancer", "p2c", "--no-json", "-q")
     assert rc == 0, err
     assert "NAT groups" not in out
+
+
+def test_max_memory_raises_or_lowers_the_limit(capsys):
+    rc, _, err = run(capsys, "run", "--strategy", "ring:vnodes=1000", "--nodes", "2",
+                     "--max-memory", "100kB", "--no-json", "-q")
+    assert rc == 2 and "would take about 351.6 KiB" in err and "limit of 97.7 KiB" in err
+    rc, _, err = run(capsys, "run", "--max-memory", "lots")
+    assert rc == 2 and "--max-memory 'lots': expected a size" in err
+    from routebench.strategies import memory_limit
+
+    default = memory_limit()
+    run(capsys, "run", "--strategy", "jump", "--nodes", "2", "--keys", "1000",
+        "--max-memory", "64MiB", "--no-json", "-q")
+    assert memory_limit() == default  # the flag lasts one command

@@ -56,6 +56,11 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
     sub.required = True
     for command in COMMANDS:
         command.add_parser(sub, light)
+    for name in ("run", "lookup", "simulate"):  # the commands that build structures
+        sub.choices[name].add_argument(
+            "--max-memory", metavar="SIZE",
+            help="the most memory one strategy's structure may take before it is refused "
+                 "(default: half the machine's memory, or $ROUTEBENCH_MAX_MEMORY), e.g. 16GiB")
     return p
 
 
@@ -80,7 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from ..strategies import set_memory_limit
+
+    before: list[int | None] = []  # the limit to put back, once one was set
     try:
+        if getattr(args, "max_memory", None):
+            from .._units import parse_size
+
+            before.append(set_memory_limit(parse_size(args.max_memory, "--max-memory")))
         check_common_options(args)
         return int(args.func(args) or 0)
     except RoutebenchError as exc:
@@ -96,3 +108,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if before:  # a test or a program calling main() keeps its own limit
+            set_memory_limit(before[0])

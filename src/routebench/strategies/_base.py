@@ -39,10 +39,14 @@ def memory_limit() -> int:
         return 8 << 30
 
 
-def set_memory_limit(nbytes: int | None) -> None:
-    """Raise (or lower) the structure-size limit; None restores the default."""
+def set_memory_limit(nbytes: int | None) -> int | None:
+    """Raise (or lower) the structure-size limit; None restores the default.
+
+    Returns the limit that was set before (None: the default), to put back.
+    """
     global _memory_limit
-    _memory_limit = nbytes
+    before, _memory_limit = _memory_limit, nbytes
+    return before
 
 
 HASH_PARAM = Param("hash", "xxh3", "key hash function", choices=HASH_NAMES)
@@ -97,7 +101,10 @@ def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[s
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
 
 
 def _check_name(node: Any) -> None:
