@@ -132,6 +132,18 @@ _CATALOGUE = (
     _m("served_imbalance_avg", "ratio", "lower"),
     _m("served_imbalance_worst", "ratio", "lower"),
     _m("served_imbalance_total", "ratio", "lower"),
+    _m("crash_others_lost_pct", "%", "lower",
+       "sessions active on the other backends at a crash that lost local state at their next "
+       "request (re-routed by the changed hash)"),
+    _m("offered_load_max", "ratio", "lower",
+       "the most loaded backend's offered requests over what it can serve (share of the "
+       "requests committed to it x the request rate / capacity); above 1 its queue grows"),
+    _m("overload_pct", "%", "lower",
+       "share of offered requests above the capacity of the backend they are sent to"),
+    _m("queue_growth_max", "requests/s", "lower",
+       "fastest growth of a backend's outstanding requests over the measured time"),
+    _m("bounded_forwarded_pct", "%", None,
+       "bounded-load requests sent past their key's hash owner (the price of the bound)"),
 )
 
 #: every metric routebench writes, by name

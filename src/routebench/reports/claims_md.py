@@ -38,9 +38,12 @@ def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: fl
         f"(size {size}, seed {seed}) with {where}.",
         "",
         "Each claim gets one experiment and a verdict computed from its numbers by the rule "
-        "stated with it: **holds**, **holds only when ...**, or **does not hold**. Simulated "
-        "and static quality figures are deterministic for the seed; timing figures (claim 7) "
-        "come from a shared machine and vary from run to run.",
+        "stated with it: **holds**, **holds only when ...**, or **does not hold**. Every "
+        "figure in a section is computed from that claim's runs (`--json` writes them, with "
+        "the scenario parameters and rule thresholds under `inputs`), and verdicts rest only "
+        "on figures that do not grow with the length of the run. Simulated and static quality "
+        "figures are deterministic for the seed; timing figures (claim 7) come from a shared "
+        "machine and vary from run to run.",
         "",
         _md_table(["#", "claim", "verdict"],
                   [[r.number, r.claim, f"**{r.verdict}**"] for r in results]),

@@ -94,7 +94,10 @@ B_SERVED_WIN = 9
 B_FAILED = 10
 B_EVER = 11  # 1 once the backend has been up
 B_PEAK = 12  # most outstanding requests ever
-NB_I = 13
+B_OFFERED = 13  # requests committed here while measuring (see _offer)
+B_OUT0 = 14  # outstanding when measuring started
+B_OUT1 = 15  # outstanding when measuring stopped
+NB_I = 16
 # backend float fields
 BF_SPEED = 0
 BF_T = 1  # last time the integrals below were brought up to date
@@ -132,6 +135,7 @@ F_IPCH = 16  # the client's address changed since the last request
 F_IPCH_SEEN = 32  # counted among sessions whose address changed
 F_IPCH_LOST = 64  # lost its state on an address change
 F_QUEUED = 128
+F_AT_CRASH = 256  # active on another backend at a crash; cleared by its next request
 
 # event kinds (the low two bits of h_k; the slot generation above them)
 EV_ISSUE = 0
@@ -187,7 +191,11 @@ G_DONE_MEASURED = 44
 G_LAST_KEY = 45  # content key of the request being routed
 G_LAND_N = 46  # requests whose landing load was measured
 G_SER_N = 47  # rows of the load series in use
-NG_I = 48
+G_BL_N = 48  # bounded-load picks while measuring
+G_BL_OFF = 49  # of those, sent past the key's hash owner
+G_CRASH_ACTIVE = 50  # active sessions already served once, at crash instants
+G_CRASH_OTHERS_LOST = 51  # active on another backend at a crash, lost state at the next request
+NG_I = 52
 
 # -- global floats gf[...] --------------------------------------------------------
 GF_NOW = 0
@@ -590,11 +598,16 @@ def _pick(policy, d, gi, bi, elig, rng, digest, keyb, ring_pts, ring_own, eps): 
         cap = np.ceil((1.0 + eps) * total / n)
         m = ring_pts.size
         lo = successor_index(ring_pts, digest)
+        owner = ring_own[lo % m]
+        if gi[G_MEASURING] == 1:
+            gi[G_BL_N] += 1
         for j in range(m):
             b = ring_own[(lo + j) % m]
             if bi[B_OUT, b] + 1 <= cap:
+                if b != owner and gi[G_MEASURING] == 1:
+                    gi[G_BL_OFF] += 1
                 return b
-        return ring_own[lo % m]
+        return owner
     return -2  # P_PYTHON: ask Python
 
 
@@ -625,6 +638,8 @@ def _lose(gi, si, s, cause):
     if f & F_LOST == 0:
         si[S_FLAGS, s] = f | F_LOST
         gi[cause] += 1
+    if cause == G_LOST_REROUTE and f & F_AT_CRASH != 0:
+        gi[G_CRASH_OTHERS_LOST] += 1
     si[S_FLAGS, s] &= ~F_STATE
     si[S_HOME, s] = -1
 
@@ -667,6 +682,8 @@ def _stop(gi, gf, bi, bf, cf, ser, t):
         _touch(gi, bi, bf, b, t)
     if gi[G_MEASURING] == 1:
         _close_window(gi, gf, bi, bf, ser, t)
+        for b in range(bi.shape[1]):
+            bi[B_OUT1, b] = bi[B_OUT, b]
     gi[G_STOPPED] = 1
     gi[G_MEASURING] = 0
     gf[GF_STOP_T] = t
@@ -764,7 +781,9 @@ def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_
             gi[G_IPCH_LOST_SESSIONS] += 1
     if lost:
         _lose(gi, si, s, G_LOST_IP if ipch else G_LOST_REROUTE)
-    si[S_FLAGS, s] = (si[S_FLAGS, s] & ~F_IPCH) | F_STATE | F_INFLIGHT
+    if gi[G_MEASURING] == 1:
+        _offer(bi, si, ci, s, b)
+    si[S_FLAGS, s] = (si[S_FLAGS, s] & ~(F_IPCH | F_AT_CRASH)) | F_STATE | F_INFLIGHT
     si[S_HOME, s] = b
     si[S_LAST, s] = b
     si[S_BACKEND, s] = b
@@ -799,6 +818,22 @@ def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_
             bi[B_QHEAD, b] = s
         bi[B_QTAIL, b] = s
         bi[B_QLEN, b] += 1
+
+
+@njit(cache=True, inline="always")
+def _offer(bi, si, ci, s, b):
+    """Count the requests session ``s`` commits to backend ``b`` (its offered load).
+
+    A session-affine policy (a cookie, or a hash of the session, address or user)
+    commits the session's remaining requests with its first one; the others decide
+    request by request.
+    """
+    on = ci[C_ON]
+    if ci[C_STICKY] == 1 or (ci[C_POLICY] == P_HASH and on != ON_KEY and on != ON_NONE):
+        if si[S_LAST, s] < 0:
+            bi[B_OFFERED, b] += si[S_REMAIN, s]
+    else:
+        bi[B_OFFERED, b] += 1
 
 
 @njit(cache=True)
@@ -1014,6 +1049,7 @@ def _start_measuring(gi, gf, bi, bf, cf, t):
     for b in range(bi.shape[1]):
         bf[BF_T, b] = t
         bi[B_SERVED_WIN, b] = 0
+        bi[B_OUT0, b] = bi[B_OUT, b]
 
 
 # ==================================================================================
@@ -1050,11 +1086,8 @@ def apply_event(bi, bf, si, sf, gi, gf, ci, cf, rng, h_t, h_s, h_k, lvl, kind, b
                 f = si[S_FLAGS, s]
                 if f & F_ACTIVE == 0:
                     continue
-            if si[S_LAST, s] == b:
-                gi[G_CRASH_PINNED] += 1
-                if ci[C_EXTERNAL] == 0 and f & F_STATE != 0:
-                    gi[G_CRASH_LOST] += 1
-                    _lose(gi, si, s, G_LOST_CRASH)
+            if si[S_LAST, s] >= 0:
+                _at_crash(gi, si, ci, s, b, f)
         while bi[B_OUT, b] > 0:
             _out_add(gi, bi, lvl, b, -1)
         lvl[0] -= 1
@@ -1086,6 +1119,20 @@ def apply_event(bi, bf, si, sf, gi, gf, ci, cf, rng, h_t, h_s, h_k, lvl, kind, b
         gi[G_SUMOUT_ELIG] -= bi[B_OUT, b]
         return 1
     return 0
+
+
+@njit(cache=True)
+def _at_crash(gi, si, ci, s, b, f):
+    """Count an active session at backend ``b``'s crash: pinned there (local state dies
+    with it), or elsewhere (flagged: its next request shows whether the hash moved it)."""
+    gi[G_CRASH_ACTIVE] += 1
+    if si[S_LAST, s] == b:
+        gi[G_CRASH_PINNED] += 1
+        if ci[C_EXTERNAL] == 0 and f & F_STATE != 0:
+            gi[G_CRASH_LOST] += 1
+            _lose(gi, si, s, G_LOST_CRASH)
+    else:
+        si[S_FLAGS, s] = f | F_AT_CRASH
 
 
 @njit(cache=True)

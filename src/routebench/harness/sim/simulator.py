@@ -760,7 +760,13 @@ class _Sim:
         m["crash_pinned"] = int(gi[core.G_CRASH_PINNED])
         m["crash_lost"] = int(gi[core.G_CRASH_LOST])
         m["crash_lost_pct"] = _pct(m["crash_lost"], m["crash_pinned"])
+        # sessions on the other backends at the crash that lost state at their next request
+        m["crash_active"] = int(gi[core.G_CRASH_ACTIVE])
+        m["crash_others_lost"] = int(gi[core.G_CRASH_OTHERS_LOST])
+        m["crash_others_lost_pct"] = _pct(m["crash_others_lost"],
+                                          m["crash_active"] - m["crash_pinned"])
         m["repins"] = int(gi[core.G_REPINS])
+        m["bounded_forwarded_pct"] = _pct(int(gi[core.G_BL_OFF]), int(gi[core.G_BL_N]))
         ipch = int(gi[core.G_IPCH_SESSIONS])
         m["ip_change_sessions"] = ipch
         m["ip_change_survival"] = (None if ipch == 0 else
@@ -799,6 +805,7 @@ class _Sim:
         cap = (bi[core.B_WORKERS, ever] * measured).sum()
         m["utilization"] = float(busy / cap) if cap > 0 else None
         m["offered_request_rate"] = self.request_rate if self.arr is None else None
+        m.update(self._overload(measured))
         # NAT
         natted = self.client_nat >= 0
         m["nat_users"] = int(natted.sum())
@@ -821,9 +828,47 @@ class _Sim:
                 "load": np.round(load, 4).tolist(),
                 "backends": list(self.names)}
 
+    def _capacity(self) -> np.ndarray:
+        """Requests a second each backend serves at full utilisation (mean service, speed, RTT)."""
+        svc = self.sc.service
+        assert isinstance(svc, Dist)
+        rtt = self.sc.store_rtt if self.sc.store == "external" else 0.0
+        return self.bi[core.B_WORKERS] / (svc.mean / self.bf[core.BF_SPEED] + rtt)
+
+    def _offered(self, measured: float) -> np.ndarray | None:
+        """Requests a second offered to each backend: its share of the requests committed
+        while measuring (a session-affine policy commits a session's remaining requests at
+        its first one) times the scenario's request rate (the measured one for arrival
+        traces). A closed loop hides an overload in the requests issued (sessions waiting
+        on a long queue issue nothing); shares of commitments do not."""
+        off = self.bi[core.B_OFFERED].astype(np.float64)
+        if measured <= 0 or off.sum() <= 0:
+            return None
+        rate = self.request_rate
+        if self.arr is not None or not rate == rate:
+            rate = int(self.gi[core.G_ISSUED_MEASURED]) / measured
+        return off / off.sum() * rate
+
+    def _overload(self, measured: float) -> dict[str, Any]:
+        """Offered load against capacity, and queue growth: figures that do not grow
+        with the run's length (an overloaded queue's p99 does)."""
+        ever = self.bi[core.B_EVER] == 1
+        offered = self._offered(measured)
+        if offered is None or not ever.any():
+            return {"offered_load_max": None, "overload_pct": None, "queue_growth_max": None}
+        cap = self._capacity()[ever]
+        offered = offered[ever]
+        growth = (self.bi[core.B_OUT1, ever] - self.bi[core.B_OUT0, ever]) / measured
+        return {"offered_load_max": float((offered / cap).max()),
+                "overload_pct": float(100.0 * np.maximum(offered - cap, 0.0).sum()
+                                      / offered.sum()),
+                "queue_growth_max": float(growth.max())}
+
     def backends(self) -> list[dict[str, Any]]:
         bi, bf = self.bi, self.bf
         measured = max(float(self.gf[core.GF_STOP_T]) - self.sc.warmup, 0.0)
+        capacity = self._capacity()
+        offered = self._offered(measured)
         out = []
         for i, n in enumerate(self.names):
             out.append({
@@ -835,6 +880,11 @@ class _Sim:
                 "utilization": (float(bf[core.BF_BUSY_INT, i] / (measured * bi[core.B_WORKERS, i]))
                                 if measured > 0 else None),
                 "peak_outstanding": int(bi[core.B_PEAK, i]),
+                "capacity": float(capacity[i]),
+                "offered_load": (float(offered[i] / capacity[i]) if offered is not None
+                                 else None),
+                "queue_growth": (float((bi[core.B_OUT1, i] - bi[core.B_OUT0, i]) / measured)
+                                 if measured > 0 else None),
             })
         return out
 
