@@ -37,8 +37,11 @@ __all__ = [
     "Record",
     "StaticResult",
     "SimRecord",
+    "LiveRecord",
     "ClaimRecord",
     "TraceSummary",
+    "LbConfigResult",
+    "SweepCell",
     "Report",
     "display_label",
     "record_from_json",
@@ -105,10 +108,67 @@ _CATALOGUE = (
     _m("nat_peak_to_mean_ip", "ratio", "lower", "peak/mean when routing on client IP"),
     _m("nat_peak_to_mean_user", "ratio", "lower", "peak/mean when routing on the user"),
     _m("lookup_ns_p50", "ns", "lower", "scalar lookup, median", "timing", True),
-    _m("lookup_ns_p99", "ns", "lower", "scalar lookup, 99th percentile", "timing"),
+    # retired: no longer written (a sub-microsecond call timed on its own measures the
+    # clock, not the call); kept so reports that carry it load, render and compare
+    _m("lookup_ns_p99", "ns", "lower", "RETIRED, not measured since issue 10: per-call "
+       "scalar p99 (older reports only)", "timing"),
     _m("batch_ns_per_key", "ns", "lower", "batch lookup_many per key", "timing", True),
     _m("build_ms", "ms", "lower", "time to build the structure", "timing", True),
     _m("memory_bytes", "bytes", "lower", "memory the structure holds"),
+    # per-node caches (routebench run --cache; hit_ratio and miss_load_peak_to_mean also
+    # in routebench simulate, a cache per backend)
+    _m("hit_ratio", "fraction", "higher", "requests that hit their node's cache"),
+    _m("byte_hit_ratio", "fraction", "higher",
+       "bytes served from the caches over bytes requested (traces with object sizes)"),
+    _m("miss_load_peak_to_mean", "ratio", "lower",
+       "misses (the load passed to the origin) of the node with the most over the mean"),
+    _m("hit_ratio_shared", "fraction", None,
+       "reference: one shared cache of the total size (the best any routing can do)"),
+    _m("hit_ratio_random", "fraction", None,
+       "reference: the same per-node caches behind random routing (no locality)"),
+    _m("cache_capacity_total", "objects", None, "all the nodes' caches together "
+       "(bytes for a byte size)"),
+    _m("join_hit_ratio_before", "fraction", None,
+       "windowed hit ratio before a node joins cold (mean of 5 windows)"),
+    _m("join_dip", "fraction", "higher", "lowest windowed hit ratio after a node joins cold"),
+    _m("join_recovery_requests", "requests", "lower",
+       "requests after the join until a window's hit ratio is within 1 point of the level "
+       "before (empty: not within the phase)"),
+    _m("join_misses", "requests", "lower", "misses in the requests after the join"),
+    _m("join_phase_requests", "requests", None, "requests replayed after the join"),
+    _m("leave_hit_ratio_before", "fraction", None,
+       "windowed hit ratio before a node leaves (mean of 5 windows)"),
+    _m("leave_dip", "fraction", "higher",
+       "lowest windowed hit ratio after a node leaves (its cache gone)"),
+    _m("leave_recovery_requests", "requests", "lower",
+       "requests after the leave until a window is within 1 point of the level before"),
+    _m("leave_misses", "requests", "lower", "misses in the requests after the leave"),
+    _m("leave_phase_requests", "requests", None, "requests replayed after the leave"),
+    # your own load balancer's configuration (routebench run --lb-config)
+    _m("round_robin_requests", "fraction", None,
+       "requests without the key the configuration hashes: the product balances them round "
+       "robin"),
+    _m("round_robin_retries", "fraction", "lower",
+       "requests nginx sends round robin after more than 20 attempts past down servers"),
+    _m("delete_remap_max", "fraction", "lower",
+       "distinct keys moved by deleting one server's line, the worst server"),
+    _m("delete_collateral_max", "fraction", "lower",
+       "keys moved between servers that stayed when one server's line is deleted, the worst "
+       "server"),
+    _m("down_remap_max", "fraction", "lower",
+       "distinct keys moved by marking one server down (nginx) or disabled (HAProxy), the "
+       "worst server"),
+    _m("down_collateral_max", "fraction", "lower",
+       "keys moved between servers that stayed when one server is marked down, the worst "
+       "server"),
+    _m("add_remap", "fraction", "lower", "distinct keys moved by adding one server"),
+    _m("add_collateral", "fraction", "lower",
+       "keys moved between the old servers when one server is added"),
+    _m("delete_remap_requests_max", "fraction", "lower",
+       "requests moved by deleting one server's line, the worst server"),
+    _m("down_remap_requests_max", "fraction", "lower",
+       "requests moved by marking one server down, the worst server"),
+    _m("add_remap_requests", "fraction", "lower", "requests moved by adding one server"),
     # the simulator (routebench simulate)
     _m("wall_s", "s", "lower", "wall-clock time of the run", "timing"),
     _m("utilization", "fraction", None, "busy workers over all workers"),
@@ -124,17 +184,10 @@ _CATALOGUE = (
     _m("sessions_lost_pct", "%", "lower"),
     _m("crash_lost", "sessions", "lower"),
     _m("crash_lost_pct", "%", "lower"),
-    _m("ip_change_survival", "fraction", "higher"),
-    _m("outstanding_imbalance_avg", "ratio", "lower",
-       "max/mean outstanding requests per window, time-averaged"),
-    _m("outstanding_imbalance_worst", "ratio", "lower"),
-    _m("outstanding_imbalance_overall", "ratio", "lower"),
-    _m("served_imbalance_avg", "ratio", "lower"),
-    _m("served_imbalance_worst", "ratio", "lower"),
-    _m("served_imbalance_total", "ratio", "lower"),
     _m("crash_others_lost_pct", "%", "lower",
        "sessions active on the other backends at a crash that lost local state at their next "
        "request (re-routed by the changed hash)"),
+    _m("ip_change_survival", "fraction", "higher"),
     _m("offered_load_max", "ratio", "lower",
        "the most loaded backend's offered requests over what it can serve (share of the "
        "requests committed to it x the request rate / capacity); above 1 its queue grows"),
@@ -144,6 +197,25 @@ _CATALOGUE = (
        "fastest growth of a backend's outstanding requests over the measured time"),
     _m("bounded_forwarded_pct", "%", None,
        "bounded-load requests sent past their key's hash owner (the price of the bound)"),
+    _m("outstanding_imbalance_avg", "ratio", "lower",
+       "max/mean outstanding requests per window, time-averaged"),
+    _m("outstanding_imbalance_worst", "ratio", "lower"),
+    _m("outstanding_imbalance_overall", "ratio", "lower"),
+    _m("served_imbalance_avg", "ratio", "lower"),
+    _m("served_imbalance_worst", "ratio", "lower"),
+    _m("served_imbalance_total", "ratio", "lower"),
+    # real software on loopback (routebench live); the rest of its names are simulate's
+    _m("startup_s", "s", "lower", "time to start the store, backends and HAProxy", "timing"),
+    _m("cpu_client_s", "s", None, "CPU time of the load generator (routebench itself)",
+       "timing"),
+    _m("cpu_balancer_s", "s", None, "CPU time of the balancer (HAProxy)", "timing"),
+    _m("cpu_backends_s", "s", None, "CPU time of all backend processes", "timing"),
+    _m("cpu_store_s", "s", None, "CPU time of the session store (Redis, memcached)", "timing"),
+    _m("cpu_client_pct", "%", None, "load generator CPU over the run's wall time (100: a core)",
+       "timing"),
+    _m("cpu_balancer_pct", "%", None, "HAProxy CPU over the run's wall time", "timing"),
+    _m("cpu_backends_pct", "%", None, "backends' CPU over the run's wall time", "timing"),
+    _m("cpu_store_pct", "%", None, "session store CPU over the run's wall time", "timing"),
 )
 
 #: every metric routebench writes, by name
@@ -235,6 +307,24 @@ class SimRecord(Record):
 
 
 @dataclass(frozen=True)
+class LiveRecord(SimRecord):
+    """One balancer through one scenario on real software on loopback (``routebench
+    live``): HAProxy, backend processes, a session store. The metrics carry
+    ``simulate``'s names; ``balancer_config`` holds the HAProxy lines that route like
+    the balancer and ``config_file`` the whole configuration written beside the results."""
+
+    RECORD: ClassVar[str] = "live"
+
+    store: str = "local"
+    balancer_config: list[str] = field(default_factory=list)
+    config_file: str = ""
+    #: CPU seconds by process (client, haproxy, backend-0 ..., redis)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    #: failed requests by what the client saw (HTTP 502, ConnectionResetError ...)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClaimRecord(Record):
     """One claim of ``routebench claims``: its verdict and the numbers behind it."""
 
@@ -281,8 +371,66 @@ class TraceSummary(Record):
         return cls.of({k: v for k, v in data.items() if k not in own})
 
 
+@dataclass(frozen=True)
+class LbConfigResult(Record):
+    """One nginx upstream or HAProxy backend over one trace (``routebench run
+    --lb-config``): balance, the requests it would not hash, and what deleting,
+    marking down or adding a server moves. ``label`` is the config's ``FILE:SECTION``;
+    ``strategy`` and ``params`` are the routebench strategy that reproduces it."""
+
+    RECORD: ClassVar[str] = "lb-config"
+    WORKLOAD: ClassVar[str] = "trace"
+
+    trace: str = ""
+    trace_params: dict[str, Any] = field(default_factory=dict)
+    #: the trace column the configuration's key was read from
+    route_on: str | None = None
+    #: product, section, key kind and expression, notes
+    config: dict[str, Any] = field(default_factory=dict)
+    #: every server line: name, address, weight, id, state, requests
+    servers: list[dict[str, Any]] = field(default_factory=list)
+    #: per edit (delete / down of each server, add one): keys and requests moved
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    #: requests per serving server, in ``servers`` order of those serving
+    counts: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SweepCell(Record):
+    """One cell of a sweep (``routebench sweep``): a strategy at N over a trace (engine
+    ``run``) or a balancer over a scenario (engine ``simulate``), one replicate.
+
+    ``worker`` is where its timing metrics were measured (a Dask worker's address, or
+    ``local``): timing from different workers is not comparable, and ``compare`` does not
+    gate it. A cell that failed has ``status`` ``failed``, its ``error`` and no metrics.
+    """
+
+    RECORD: ClassVar[str] = "sweep-cell"
+    WORKLOAD: ClassVar[str] = "trace"
+
+    #: the cell's identity in its sweep: engine|strategy|N=..|trace|r<replicate>
+    cell: str = ""
+    engine: str = "run"
+    #: the trace (engine run) or the scenario preset (engine simulate) it ran over
+    trace: str = ""
+    trace_params: dict[str, Any] = field(default_factory=dict)
+    route_on: str | None = None
+    replicate: int = 0
+    seed: int = 0
+    status: str = "ok"
+    error: str | None = None
+    detail: str = ""
+    attempts: int = 1
+    #: the worker that ran (and timed) it, and its host
+    worker: str = "local"
+    host: str = ""
+    elapsed_s: float = 0.0
+    counts: list[int] = field(default_factory=list)
+
+
 RECORD_KINDS: dict[str, type[Record]] = {
-    c.RECORD: c for c in (StaticResult, SimRecord, ClaimRecord, TraceSummary)
+    c.RECORD: c for c in (StaticResult, SimRecord, LiveRecord, ClaimRecord, TraceSummary,
+                          LbConfigResult, SweepCell)
 }
 
 

@@ -1,0 +1,292 @@
+"""A backend for ``routebench live``: a small asyncio HTTP/1.1 server with session state.
+
+    python _backend.py --name backend-0 --port 8001 --workers 8 \\
+        --service exp:0.005 --store redis --store-addr 127.0.0.1:6379 --ttl 1800
+
+Standard library only, and run as a script (not ``-m``): it starts in a few tens
+of milliseconds without importing routebench, numpy or numba.
+
+``--workers`` requests are served at once (the others wait, FIFO); each holds
+its slot for a service time drawn like the simulator's (``fixed``, ``exp``,
+``lognormal``, ``pareto``, by mean) plus the session store's round trips.
+
+A request names its session (``X-Session``) and its place in the session
+(``X-Seq``, 0 for the first). The first request writes the session's state;
+every later one reads it first: when it is missing (the session lived on
+another backend's memory, or expired) the answer is ``X-State: lost`` ("session
+lost") and the state is written again, as a login would. Every write sets the
+TTL. The state lives in this process's memory (``--store local``), in Redis
+(RESP ``GET``/``SET ... EX``) or in memcached (text protocol ``get``/``set``),
+over a pool of one connection a worker.
+
+Every response carries ``X-Backend: NAME``. ``GET /health`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import signal
+import sys
+import time
+from collections import OrderedDict
+from typing import Any
+
+
+# -- service times: the simulator's parametrisation (by mean) ---------------------------
+def sampler(spec: str, seed: int) -> Any:
+    """``KIND:A[:B]`` -> a function drawing one value (fixed, exp, lognormal, pareto)."""
+    parts = spec.split(":")
+    kind, a = parts[0], float(parts[1])
+    b = float(parts[2]) if len(parts) > 2 else 0.0
+    rng = random.Random(seed)
+    if kind == "fixed":
+        return lambda: a
+    if kind == "exp":
+        return lambda: rng.expovariate(1.0 / a)
+    if kind == "lognormal":
+        mu = math.log(a) - 0.5 * b * b
+        return lambda: rng.lognormvariate(mu, b)
+    if kind == "pareto":
+        xm = a * (b - 1.0) / b
+        return lambda: xm * (1.0 - rng.random()) ** (-1.0 / b)
+    raise SystemExit(f"unknown service distribution {spec!r}")
+
+
+# -- session stores -----------------------------------------------------------------------
+class LocalStore:
+    """State in this process's memory, with an idle TTL."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.data: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+
+    async def start(self, n: int) -> None:
+        return None
+
+    async def get(self, key: bytes) -> bytes | None:
+        item = self.data.get(key)
+        if item is None:
+            return None
+        if item[1] < time.monotonic():
+            del self.data[key]
+            return None
+        return item[0]
+
+    async def set(self, key: bytes, value: bytes) -> None:
+        now = time.monotonic()
+        self.data[key] = (value, now + self.ttl)
+        self.data.move_to_end(key)
+        while self.data:  # drop expired ones from the old end
+            k, (_, exp) = next(iter(self.data.items()))
+            if exp >= now:
+                break
+            del self.data[k]
+
+
+class _Pool:
+    """Connections to a store, one per worker: a connection serves one request at a time."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = \
+            asyncio.Queue()
+
+    async def start(self, n: int) -> None:
+        for _ in range(n):
+            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+
+    async def call(self, payload: bytes, parse: Any) -> Any:
+        r, w = await self.free.get()
+        try:
+            w.write(payload)
+            result = await parse(r)
+        except BaseException:
+            w.close()  # a half-read answer: this connection is of no further use
+            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+            raise
+        self.free.put_nowait((r, w))
+        return result
+
+
+class RedisStore(_Pool):
+    """``GET key`` / ``SET key value EX ttl`` over RESP."""
+
+    def __init__(self, host: str, port: int, ttl: float) -> None:
+        super().__init__(host, port)
+        self.ttl = b"%d" % max(1, math.ceil(ttl))
+
+    @staticmethod
+    def _cmd(*args: bytes) -> bytes:
+        return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+    @staticmethod
+    async def _reply(r: asyncio.StreamReader) -> bytes | None:
+        line = await r.readline()
+        if line[:1] == b"$":
+            n = int(line[1:])
+            if n < 0:
+                return None
+            return (await r.readexactly(n + 2))[:-2]
+        if line[:1] in (b"+", b":"):
+            return line[1:].rstrip()
+        raise OSError(f"redis: {line.decode(errors='replace').strip()}")
+
+    async def get(self, key: bytes) -> bytes | None:
+        return await self.call(self._cmd(b"GET", key), self._reply)
+
+    async def set(self, key: bytes, value: bytes) -> None:
+        await self.call(self._cmd(b"SET", key, value, b"EX", self.ttl), self._reply)
+
+
+class MemcachedStore(_Pool):
+    """``get key`` / ``set key 0 ttl n`` over memcached's text protocol."""
+
+    def __init__(self, host: str, port: int, ttl: float) -> None:
+        super().__init__(host, port)
+        self.ttl = max(1, math.ceil(ttl))
+
+    @staticmethod
+    async def _value(r: asyncio.StreamReader) -> bytes | None:
+        line = await r.readline()
+        if line.startswith(b"END"):
+            return None
+        if not line.startswith(b"VALUE "):
+            raise OSError(f"memcached: {line.decode(errors='replace').strip()}")
+        n = int(line.split()[3])
+        data = (await r.readexactly(n + 2))[:-2]
+        await r.readline()  # END
+        return data
+
+    @staticmethod
+    async def _stored(r: asyncio.StreamReader) -> bytes:
+        line = await r.readline()
+        if not line.startswith(b"STORED"):
+            raise OSError(f"memcached: {line.decode(errors='replace').strip()}")
+        return line
+
+    async def get(self, key: bytes) -> bytes | None:
+        return await self.call(b"get %s\r\n" % key, self._value)
+
+    async def set(self, key: bytes, value: bytes) -> None:
+        await self.call(b"set %s 0 %d %d\r\n%s\r\n" % (key, self.ttl, len(value), value),
+                        self._stored)
+
+
+# -- the server -----------------------------------------------------------------------------
+class Backend:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.name = args.name.encode()
+        self.slots = asyncio.Semaphore(args.workers)
+        self.service = sampler(args.service, args.seed)
+        if args.store == "local":
+            self.store: Any = LocalStore(args.ttl)
+        else:
+            host, _, port = args.store_addr.rpartition(":")
+            cls = RedisStore if args.store == "redis" else MemcachedStore
+            self.store = cls(host, int(port), args.ttl)
+        self.workers = args.workers
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                keep = await self.answer(head, writer)
+                await writer.drain()
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def answer(self, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        lines = head.split(b"\r\n")
+        parts = lines[0].split()
+        path = parts[1] if len(parts) > 1 else b"/"
+        hdr: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            k, sep, v = line.partition(b":")
+            if sep:
+                hdr[k.strip().lower()] = v.strip()
+        keep = hdr.get(b"connection", b"").lower() != b"close"
+        if path == b"/health":
+            self.reply(writer, b"200 OK", b"ok", b"", keep)
+            return keep
+        session = hdr.get(b"x-session")
+        async with self.slots:
+            state = b"none"
+            if session is not None:
+                key = b"rb:" + session
+                seq = hdr.get(b"x-seq", b"0")
+                try:
+                    if seq != b"0":
+                        state = b"ok" if await self.store.get(key) is not None else b"lost"
+                    else:
+                        state = b"new"
+                    await asyncio.sleep(self.service())
+                    await self.store.set(key, seq)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    msg = f"session store: {exc}".encode()
+                    self.reply(writer, b"503 Service Unavailable", msg, b"error", False)
+                    return False
+            else:
+                await asyncio.sleep(self.service())
+        body = b"session lost" if state == b"lost" else b"ok"
+        self.reply(writer, b"200 OK", body, state, keep)
+        return keep
+
+    def reply(self, writer: asyncio.StreamWriter, status: bytes, body: bytes, state: bytes,
+              keep: bool) -> None:
+        writer.write(b"HTTP/1.1 %s\r\nX-Backend: %s\r\nX-State: %s\r\nContent-Length: %d\r\n"
+                     b"Content-Type: text/plain\r\n%s\r\n%s"
+                     % (status, self.name, state, len(body),
+                        b"" if keep else b"Connection: close\r\n", body))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    backend = Backend(args)
+    await backend.store.start(args.workers)
+    server = await asyncio.start_server(backend.handle, args.host, args.port, backlog=1024,
+                                        reuse_address=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--service", default="exp:0.005", help="KIND:MEAN[:SHAPE]")
+    p.add_argument("--store", choices=("local", "redis", "memcached"), default="local")
+    p.add_argument("--store-addr", default="")
+    p.add_argument("--ttl", type=float, default=1800.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run", default="", help="the run's directory (names the process)")
+    args = p.parse_args(argv)
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(serve(args))
+    except OSError as exc:
+        print(f"{args.name}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The client side of ``routebench live``: synthetic sessions replayed over real HTTP.
+
+Sessions arrive as a Poisson process; each belongs to one of ``clients``
+clients and issues a run of requests (lengths drawn like the simulator's:
+``max(1, round(X))``), each a think time after the previous response: a closed
+loop. A session holds one keep-alive connection to the balancer, opened from
+its client's own source address in 127.0.0.0/8 (the users of a NAT group share
+one); a client keeps the cookies the balancer sets and sends them back.
+
+Each request carries ``X-Session``, ``X-User`` and ``X-Seq`` (how many of the
+session's requests succeeded so far: 0 asks the backend to create the state)
+and a content key in its path (``/item/K``, Zipf). The backend's answer names
+it (``X-Backend``) and says whether the session's state was found
+(``X-State: ok``/``new``/``lost``). A loss is put down to its first cause: the
+backend last seen had crashed (``crash``), the session was routed to another
+backend (``reroute``) or the state expired where it was (``ttl``).
+
+The run stops issuing at ``requests`` requests or ``duration`` seconds and
+waits for the requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..sim._simdist import Dist, KeyDist
+
+__all__ = ["LoadGen", "Tally", "client_addresses"]
+
+_REQUEST_TIMEOUT = 15.0
+
+
+def client_addresses(clients: int, nat: Sequence[int]) -> tuple[list[str], np.ndarray]:
+    """Each client's source address, and its NAT group (-1: none). The first ``sum(nat)``
+    clients are the NAT groups' users, in order; a group shares ``127.99.G.1``, every
+    other client has an address of its own, ``127.10.X.Y``."""
+    addrs: list[str] = []
+    group = np.full(clients, -1, dtype=np.int64)
+    c = 0
+    for g, size in enumerate(nat):
+        for _ in range(size):
+            addrs.append(f"127.99.{g}.1")
+            group[c] = g
+            c += 1
+    for i in range(clients - c):
+        addrs.append(f"127.{10 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}")
+    return addrs, group
+
+
+@dataclass
+class Tally:
+    """What the clients saw, request by request and session by session."""
+
+    t: list[float] = field(default_factory=list)  # completion, seconds since start
+    latency: list[float] = field(default_factory=list)
+    backend: list[int] = field(default_factory=list)  # -1: failed
+    nat: list[int] = field(default_factory=list)
+    issued: int = 0
+    sessions: int = 0
+    lost: dict[str, int] = field(default_factory=lambda: {"crash": 0, "reroute": 0,
+                                                          "ip_change": 0, "ttl": 0})
+    state_losses: int = 0
+    crash_pinned: int = 0
+    crash_lost: int = 0
+    crash_active: int = 0
+    crash_others_lost: int = 0
+    repins: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    wall: float = 0.0
+
+
+class _Session:
+    __slots__ = ("sid", "client", "last", "ok", "lost", "watch")
+
+    def __init__(self, sid: int, client: int) -> None:
+        self.sid = sid
+        self.client = client
+        self.last = -1  # the backend of the last successful response
+        self.ok = 0  # successful responses
+        self.lost = False
+        self.watch = ""  # "pinned" / "other": active at a crash, next response not seen yet
+
+
+class LoadGen:
+    """Replays sessions against ``host:port``; ``names`` are the backends' names."""
+
+    def __init__(self, host: str, port: int, names: Sequence[str], *, clients: int,
+                 nat: Sequence[int], rate: float, session_length: Dist, think: Dist,
+                 keys: KeyDist, requests: int | None, duration: float | None, seed: int,
+                 cookie: str = "LB_ROUTE") -> None:
+        self.host, self.port = host, port
+        self.index = {n.encode(): i for i, n in enumerate(names)}
+        self.addrs, self.group = client_addresses(clients, nat)
+        self.session_rate = rate / session_length.discrete_mean()
+        self.length, self.think = session_length, think
+        self.requests, self.duration = requests, duration
+        self.rng = np.random.default_rng(seed)
+        self.key_cdf = keys.cdf()
+        self.cookie = cookie.encode()
+        self.jars: list[bytes | None] = [None] * clients
+        self.tally = Tally()
+        self.active: dict[int, _Session] = {}
+        self.crashed: set[int] = set()
+        self.stopping = False
+        self.t0 = 0.0
+        self._buf: dict[str, np.ndarray] = {}
+        self._pos: dict[str, int] = {}
+
+    # -- random draws, in blocks -------------------------------------------------------
+    def _draw(self, what: str) -> float:
+        pos = self._pos.get(what, 1 << 30)
+        buf = self._buf.get(what)
+        if buf is None or pos >= buf.size:
+            buf = self._block(what, 4096)
+            self._buf[what], pos = buf, 0
+        self._pos[what] = pos + 1
+        return float(buf[pos])
+
+    def _block(self, what: str, n: int) -> np.ndarray:
+        rng = self.rng
+        if what == "gap":
+            return rng.exponential(1.0 / self.session_rate, n)
+        if what == "client":
+            return rng.integers(0, len(self.addrs), n).astype(np.float64)
+        if what == "key":
+            return np.searchsorted(self.key_cdf, rng.random(n)).astype(np.float64)
+        d = self.length if what == "length" else self.think
+        if d.kind == "fixed":
+            x = np.full(n, d.mean)
+        elif d.kind == "exp":
+            x = rng.exponential(d.mean, n)
+        elif d.kind == "lognormal":
+            x = rng.lognormal(math.log(d.mean) - 0.5 * d.shape ** 2, d.shape, n)
+        else:  # pareto, by mean
+            xm = d.mean * (d.shape - 1.0) / d.shape
+            x = xm * (1.0 - rng.random(n)) ** (-1.0 / d.shape)
+        return np.maximum(1.0, np.floor(x + 0.5)) if what == "length" else x
+
+    # -- the run ------------------------------------------------------------------------
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() - self.t0
+
+    async def run(self, schedule: Sequence[tuple[float, Callable[[], Any]]] = (),
+                  progress: Callable[[int], Any] | None = None) -> Tally:
+        """Run the sessions; ``schedule`` holds (time, coroutine function) events."""
+        loop = asyncio.get_running_loop()
+        self.t0 = loop.time()
+        event_tasks = [asyncio.ensure_future(self._at(t, fn)) for t, fn in schedule]
+        tasks: set[asyncio.Task[None]] = set()
+        next_t, sid, shown = 0.0, 0, 0
+        while not self._done():
+            next_t += self._draw("gap")
+            delay = next_t - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._done():
+                break
+            task = asyncio.ensure_future(self._session(sid, int(self._draw("client"))))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sid += 1
+            if progress is not None and self.tally.issued > shown:
+                progress(self.tally.issued - shown)
+                shown = self.tally.issued
+        self.stopping = True
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=_REQUEST_TIMEOUT + 5)
+            for task in late:
+                task.cancel()
+        for task in event_tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*event_tasks, return_exceptions=True)
+        for task in event_tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if progress is not None and self.tally.issued > shown:
+            progress(self.tally.issued - shown)
+        self.tally.wall = self.now()
+        return self.tally
+
+    def _done(self) -> bool:
+        if self.stopping:
+            return True
+        if self.requests is not None and self.tally.issued >= self.requests:
+            self.stopping = True
+        elif self.duration is not None and self.now() >= self.duration:
+            self.stopping = True
+        return self.stopping
+
+    async def _at(self, t: float, fn: Callable[[], Any]) -> None:
+        delay = t - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not self.stopping:
+            await fn()
+
+    def crash(self, b: int) -> None:
+        """``b`` was just killed: watch the next response of every active session."""
+        self.crashed.add(b)
+        for s in self.active.values():
+            if s.ok and not s.watch:
+                s.watch = "pinned" if s.last == b else "other"
+
+    def recovered(self, b: int) -> None:
+        self.crashed.discard(b)
+
+    async def _session(self, sid: int, client: int) -> None:
+        s = _Session(sid, client)
+        self.active[sid] = s
+        self.tally.sessions += 1
+        n = int(self._draw("length"))
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
+            for i in range(n):
+                if self._done():
+                    break
+                if i:
+                    await asyncio.sleep(self._draw("think"))
+                    if self._done():
+                        break
+                self.tally.issued += 1
+                conn = await self._request(s, conn)
+        finally:
+            del self.active[sid]
+            if conn is not None:
+                conn[1].close()
+
+    async def _request(self, s: _Session, conn: Any) -> Any:
+        t = self.tally
+        start = self.now()
+        key = int(self._draw("key"))
+        jar = self.jars[s.client]
+        req = (b"GET /item/%d HTTP/1.1\r\nHost: routebench\r\nX-Session: %d\r\nX-User: %d\r\n"
+               b"X-Seq: %d\r\n%s\r\n" % (key, s.sid, s.client, s.ok,
+                                         b"Cookie: %s\r\n" % jar if jar else b""))
+        backend, state, status = -1, b"", 0
+        try:
+            async with asyncio.timeout(_REQUEST_TIMEOUT):
+                if conn is None:
+                    conn = await asyncio.open_connection(
+                        self.host, self.port, local_addr=(self.addrs[s.client], 0))
+                r, w = conn
+                w.write(req)
+                head = await r.readuntil(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                status = int(lines[0].split()[1])
+                length, close = 0, False
+                for line in lines[1:]:
+                    k, _, v = line.partition(b":")
+                    k = k.strip().lower()
+                    if k == b"content-length":
+                        length = int(v)
+                    elif k == b"x-backend":
+                        backend = self.index.get(v.strip(), -1)
+                    elif k == b"x-state":
+                        state = v.strip()
+                    elif k == b"set-cookie":
+                        self._set_cookie(s.client, v.strip())
+                    elif k == b"connection" and v.strip().lower() == b"close":
+                        close = True
+                if length:
+                    await r.readexactly(length)
+                if close:
+                    w.close()
+                    conn = None
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                IndexError, TimeoutError) as exc:
+            name = type(exc).__name__
+            t.errors[name] = t.errors.get(name, 0) + 1
+            if conn is not None:
+                conn[1].close()
+            conn = None
+        end = self.now()
+        ok = status == 200 and backend >= 0
+        if not ok:
+            if status:
+                t.errors[f"HTTP {status}"] = t.errors.get(f"HTTP {status}", 0) + 1
+            backend = -1
+        t.t.append(end)
+        t.latency.append(end - start)
+        t.backend.append(backend)
+        t.nat.append(int(self.group[s.client]))
+        if ok:
+            self._observe(s, backend, state)
+        return conn
+
+    def _set_cookie(self, client: int, value: bytes) -> None:
+        pair = value.split(b";", 1)[0].strip()
+        name, _, v = pair.partition(b"=")
+        if name == self.cookie:
+            old = self.jars[client]
+            self.jars[client] = pair if v else None
+            if old is not None and old != pair:
+                self.tally.repins += 1
+
+    def _observe(self, s: _Session, backend: int, state: bytes) -> None:
+        t = self.tally
+        lost = state == b"lost"
+        if lost:
+            t.state_losses += 1
+            if not s.lost:
+                s.lost = True
+                cause = ("crash" if s.last in self.crashed or s.last < 0 else
+                         "reroute" if backend != s.last else "ttl")
+                t.lost[cause] += 1
+        if s.watch == "pinned":
+            t.crash_pinned += 1
+            t.crash_active += 1
+            t.crash_lost += lost
+        elif s.watch == "other":
+            t.crash_active += 1
+            t.crash_others_lost += lost
+        s.watch = ""
+        s.last = backend
+        s.ok += 1

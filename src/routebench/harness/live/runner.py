@@ -1,0 +1,542 @@
+"""``routebench live``: the simulator's story on real software, on loopback.
+
+    >>> from routebench.harness.live.runner import LiveScenario, run_live
+    >>> sc = LiveScenario(backends=4, requests=2_000, store="redis",
+    ...                   events=(Event("crash", "backend-1", 1.0),))
+    >>> rec = run_live(sc, "cookie-sticky", out_dir="routebench-live")   # doctest: +SKIP
+    >>> rec.metrics["crash_lost"]                                         # doctest: +SKIP
+    0
+
+One run starts, on free loopback ports: the session store (``redis-server`` or
+``memcached``, unless state is ``local``), ``backends`` backend processes
+(``_backend.py``), and HAProxy with the configuration of the balancer (written
+to ``out_dir``). The clients (``_loadgen``) replay sessions through HAProxy
+from their own source addresses; events happen at their times: ``crash`` kills
+a backend (SIGKILL), ``recover`` starts it again, ``drain`` and ``join`` go
+through HAProxy's runtime API. Every process is stopped on the way out,
+whatever happened (an error, Ctrl-C, SIGTERM), by the pid this module
+started; ``processes.json`` in ``out_dir`` lists them while they run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._errors import RoutebenchError, choices
+from ...records import LiveRecord, display_label
+from ..sim._simdist import Dist, Event, KeyDist
+from ..sim.simulator import backend_names, make_balancer
+from ._haproxy import COOKIE, balance_lines, haproxy_config, runtime_command
+from ._loadgen import LoadGen, Tally
+from ._procs import LOOPBACK, ServerProcess, find_binary, free_ports
+
+__all__ = ["LiveScenario", "LivePreset", "LIVE_PRESETS", "LIVE_STORES", "run_live",
+           "check_binaries", "BINARIES"]
+
+LIVE_STORES = ("local", "redis", "memcached")
+#: executable -> Debian package
+BINARIES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached"}
+_BACKEND_PY = Path(__file__).with_name("_backend.py")
+
+
+@dataclass
+class LiveScenario:
+    """What a live run runs, except the balancer and the seed (times in seconds).
+
+    ``rate`` is the target request rate (sessions arrive at rate / mean session
+    length); the run stops issuing at ``requests`` or ``duration``, whichever
+    comes first. ``store``: ``local`` (backend memory), ``redis`` or ``memcached``.
+    """
+
+    backends: int = 4
+    workers: int = 8
+    service: Dist | str = "exp:mean=0.005"
+    clients: int = 1000
+    nat: Sequence[int] = ()
+    rate: float = 1000.0
+    session_length: Dist | str = "lognormal:mean=10,sigma=1"
+    think: Dist | str = "exp:mean=0.1"
+    keys: KeyDist | str = "zipf:s=1,universe=100000"
+    requests: int | None = 10_000
+    duration: float | None = 50.0
+    events: Sequence[Event] = ()
+    store: str = "local"
+    ttl: float = 1800.0
+
+    def __post_init__(self) -> None:
+        from ..._units import check_positive
+
+        for name in ("backends", "workers", "clients"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise RoutebenchError(f"{name} {v!r}: expected a whole number >= 1")
+        self.service = Dist.parse(self.service, "service")
+        self.session_length = Dist.parse(self.session_length, "session length")
+        self.think = Dist.parse(self.think, "think time")
+        self.keys = KeyDist.parse(self.keys)
+        self.nat = tuple(int(g) for g in self.nat)
+        if sum(self.nat) > self.clients:
+            raise RoutebenchError(f"NAT groups {','.join(map(str, self.nat))} hold "
+                                  f"{sum(self.nat)} clients, more than clients={self.clients}")
+        if len(self.nat) > 250 or self.clients - sum(self.nat) > 62500 * 100:
+            raise RoutebenchError("too many clients for distinct loopback addresses")
+        if self.store not in LIVE_STORES:
+            raise RoutebenchError(f"store {self.store!r}: expected one of {choices(LIVE_STORES)}")
+        self.rate = check_positive(self.rate, "rate")
+        self.ttl = check_positive(self.ttl, "TTL")
+        if self.requests is None and self.duration is None:
+            raise RoutebenchError("give requests or a duration: the run needs an end")
+        self.events = tuple(sorted(self.events, key=lambda e: e.time))
+        _ = self.names
+
+    @property
+    def names(self) -> list[str]:
+        """The initial backends, then the joining ones; events must name one of them."""
+        names = backend_names(self.backends)
+        for e in self.events:
+            if e.kind == "join":
+                if e.backend in names:
+                    raise RoutebenchError(f"--join {e.backend}@{e.time:g}: {e.backend!r} is "
+                                          f"already a backend (next: backend-{len(names)})")
+                names.append(e.backend)
+        for e in self.events:
+            if e.backend not in names:
+                raise RoutebenchError(f"--{e.kind} {e.backend}@{e.time:g}: no backend "
+                                      f"{e.backend!r}; backends: {choices(names)}")
+        return names
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in vars(self).items():
+            if isinstance(v, (Dist, KeyDist)):
+                v = v.describe()
+            elif k == "events":
+                v = [e.describe() for e in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[k] = v
+        return out
+
+
+@dataclass(frozen=True)
+class LivePreset:
+    name: str
+    summary: str
+    balancers: tuple[str, ...]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+LIVE_PRESETS: dict[str, LivePreset] = {p.name: p for p in (
+    LivePreset("crash-failover",
+               "4 backends, backend-1 killed (SIGKILL) at 5 s of ~10 s, 10,000 requests a "
+               "balancer at 1,000/s: who loses sessions",
+               ("cookie-sticky", "ip-hash-sticky"),
+               {"events": (Event("crash", "backend-1", 5.0),)}),
+    LivePreset("nat", "50 users behind one NAT address among 200 clients: where they land",
+               ("ip-hash-sticky", "cookie-sticky"),
+               {"clients": 200, "nat": (50,), "requests": 4000, "rate": 800.0}),
+    LivePreset("throughput", "4 backends, sessions in Redis, as many requests a second as "
+               "the machine takes (p2c)", ("p2c",),
+               {"store": "redis", "rate": 2500.0, "requests": 30_000, "workers": 16,
+                "service": "exp:mean=0.002"}),
+)}
+
+
+def check_binaries(store: str) -> dict[str, str]:
+    """The executables a run needs, by name; a missing one names its Debian package."""
+    need = ["haproxy"] + (["redis-server"] if store == "redis" else
+                          ["memcached"] if store == "memcached" else [])
+    found = {}
+    for name in need:
+        path = find_binary(name)
+        if path is None:
+            raise RoutebenchError(f"{name} not found: install the Debian package "
+                                  f"{BINARIES[name]} (apt-get install {BINARIES[name]})")
+        found[name] = path
+    return found
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a running process (children it waited for included)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+class _Run:
+    """The processes of one run and the events applied to them."""
+
+    def __init__(self, sc: LiveScenario, spec: str, seed: int, out: Path, stack: ExitStack,
+                 port: int | None, extra: Sequence[str], bins: dict[str, str]) -> None:
+        self.sc, self.spec, self.seed, self.out, self.stack = sc, spec, seed, out, stack
+        self.names = sc.names
+        self.joining = {e.backend for e in sc.events if e.kind == "join"}
+        self.bins = bins
+        n_store = sc.store != "local"
+        ports = free_ports(len(self.names) + n_store + (port is None))
+        self.lb_port = port if port is not None else ports.pop()
+        self.store_port: int = ports.pop() if n_store else 0
+        self.ports = dict(zip(self.names, ports))
+        self.procs: dict[str, ServerProcess] = {}
+        self.cpu: dict[str, float] = {}  # CPU of processes already gone (crashed)
+        # a socket path must be short (108 bytes): a private directory under /tmp
+        sockdir = tempfile.mkdtemp(prefix="routebench-live-")
+        stack.callback(shutil.rmtree, sockdir, True)
+        self.sock = os.path.join(sockdir, "haproxy.sock")
+        self.extra = extra
+        self.lb: LoadGen | None = None
+        self.event_log: list[dict[str, Any]] = []
+        self.startup = 0.0
+
+    def _start(self, name: str, proc: ServerProcess) -> ServerProcess:
+        self.procs[name] = proc
+        self.stack.callback(proc.stop)
+        proc.start()
+        self._manifest()
+        return proc
+
+    def _manifest(self) -> None:
+        rows = [{"name": n, "pid": p.pid, "ports": p.ports} for n, p in self.procs.items()]
+        (self.out / "processes.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+    def start(self) -> None:
+        t0 = time.perf_counter()
+        sc = self.sc
+        if sc.store == "redis":
+            self._start("redis", ServerProcess(
+                [self.bins["redis-server"], "--port", str(self.store_port), "--bind", LOOPBACK,
+                 "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                 "--dir", str(self.out)], [self.store_port], name="redis-server"))
+        elif sc.store == "memcached":
+            self._start("memcached", ServerProcess(
+                [self.bins["memcached"], "-l", LOOPBACK, "-p", str(self.store_port), "-U", "0",
+                 "-m", "64", "-c", "4096", "-t", "1", "-u", "nobody"], [self.store_port],
+                name="memcached"))
+        for name in self.names:
+            if name not in self.joining:
+                self._start_backend(name)
+        cfg = haproxy_config(self.spec, [(n, self.ports[n]) for n in self.names], self.lb_port,
+                             self.sock, extra=self.extra, disabled=sorted(self.joining))
+        self.config_path = self.out / f"haproxy-{_slug(self.spec)}.cfg"
+        self.config_path.write_text(cfg)
+        self._check_config()
+        self._start("haproxy", ServerProcess(
+            [self.bins["haproxy"], "-db", "-f", str(self.config_path)], [self.lb_port],
+            name="haproxy"))
+        self._wait_up([n for n in self.names if n not in self.joining])
+        self.startup = time.perf_counter() - t0
+
+    def _start_backend(self, name: str) -> ServerProcess:
+        sc = self.sc
+        assert isinstance(sc.service, Dist)
+        svc = f"{sc.service.kind}:{sc.service.mean!r}" + (
+            f":{sc.service.shape!r}" if sc.service.kind in ("lognormal", "pareto") else "")
+        argv = [sys.executable, "-S", str(_BACKEND_PY), "--name", name,
+                "--port", str(self.ports[name]), "--workers", str(sc.workers),
+                "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
+                "--seed", str(self.seed * 1000 + self.names.index(name)),
+                "--run", str(self.out)]
+        if self.store_port:
+            argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
+        return self._start(name, ServerProcess(argv, [self.ports[name]], name=name))
+
+    def _check_config(self) -> None:
+        res = subprocess.run([self.bins["haproxy"], "-c", "-f", str(self.config_path)],
+                             capture_output=True, text=True, timeout=30)
+        if res.returncode != 0:
+            text = (res.stdout + res.stderr).splitlines()
+            alerts = [re.sub(r"^\[ALERT\]\s*(\(\d+\)\s*:\s*)?", "", ln).strip()
+                      for ln in text if "ALERT" in ln]
+            msg = "; ".join(alerts[:3]) or " ".join(text[-3:])
+            raise RoutebenchError(f"HAProxy rejects {self.config_path}: {msg}")
+
+    def _wait_up(self, names: Sequence[str], timeout: float = 10.0) -> None:
+        """Until HAProxy's health checks have every one of ``names`` up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = runtime_command(self.sock, "show servers state be")
+            up = {row.split()[3] for row in text.splitlines()[2:]
+                  if len(row.split()) > 5 and row.split()[5] == "2"}
+            if set(names) <= up:
+                return
+            if time.monotonic() > deadline:
+                raise RoutebenchError(f"HAProxy does not see backends "
+                                      f"{choices(sorted(set(names) - up))} up after "
+                                      f"{timeout:g} s")
+            time.sleep(0.05)
+
+    # -- events ----------------------------------------------------------------------
+    def schedule(self, lb: LoadGen) -> list[tuple[float, Callable[[], Any]]]:
+        self.lb = lb
+        return [(e.time, functools.partial(self._apply, e)) for e in self.sc.events]
+
+    async def _apply(self, e: Event) -> None:
+        assert self.lb is not None
+        b = self.names.index(e.backend)
+        t = self.lb.now()
+        if e.kind == "crash":
+            proc = self.procs[e.backend]
+            cpu = _cpu_seconds(proc.pid)
+            if proc.proc is not None and proc.running():
+                proc.proc.kill()  # SIGKILL: no goodbye
+                proc.proc.wait()
+            self.cpu[e.backend] = self.cpu.get(e.backend, 0.0) + (cpu or 0.0)
+            self.lb.crash(b)
+        elif e.kind in ("recover", "join"):
+            if e.kind == "join" or not self.procs[e.backend].running():
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, self._start_backend, e.backend)
+            self._runtime(f"set server be/{e.backend} state ready")
+            self.lb.recovered(b)
+        elif e.kind == "drain":
+            self._runtime(f"set server be/{e.backend} state drain")
+        self.event_log.append({"event": e.kind, "backend": e.backend, "time": e.time,
+                               "at": round(t, 4)})
+
+    def _runtime(self, cmd: str) -> None:
+        answer = runtime_command(self.sock, cmd)
+        if answer:
+            raise RoutebenchError(f"HAProxy runtime API: {cmd!r}: {answer}")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        out = dict(self.cpu)
+        for name, p in self.procs.items():
+            c = _cpu_seconds(p.pid) if p.running() else None
+            if c is not None:
+                out[name] = out.get(name, 0.0) + c
+        return out
+
+
+def _slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", spec)
+
+
+def _raise_nofile(n: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+class _Terminate(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every process is stopped on the way out."""
+
+
+def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0,
+             out_dir: str | os.PathLike[str] = "routebench-live", port: int | None = None,
+             extra: Sequence[str] = (), scenario_label: str = "",
+             progress: Callable[[int], Any] | None = None) -> LiveRecord:
+    """Run ``balancer`` (a spec, e.g. ``ip-hash-sticky:keyed=ring``) through ``sc`` on
+    real processes; the record of what the clients saw. ``port``: the balancer's
+    (default: a free one); ``extra``: lines appended to HAProxy's backend section."""
+    lines = balance_lines(balancer)  # an unknown balancer fails before anything starts
+    bins = check_binaries(sc.store)
+    if port is not None and not free_port(port):
+        raise RoutebenchError(f"--port {port}: {LOOPBACK}:{port} is in use")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _raise_nofile(65536)
+    old_term = signal.getsignal(signal.SIGTERM)
+    in_main = _main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, _on_term)
+    try:
+        with ExitStack() as stack:
+            run = _Run(sc, balancer, seed, out, stack, port, extra, bins)
+            run.start()
+            assert isinstance(sc.session_length, Dist) and isinstance(sc.think, Dist)
+            assert isinstance(sc.keys, KeyDist)
+            gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
+                          rate=sc.rate, session_length=sc.session_length, think=sc.think,
+                          keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
+                          cookie=COOKIE)
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            tally = asyncio.run(gen.run(run.schedule(gen), progress))
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = run.cpu_seconds()
+            cpu["client"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+            record = _record(sc, balancer, seed, scenario_label, tally, run, cpu, lines)
+        (out / "processes.json").unlink(missing_ok=True)
+        return record
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    raise _Terminate()
+
+
+def free_port(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+# -- metrics: the simulator's names ---------------------------------------------------
+def _pct(a: float, b: float) -> float | None:
+    return None if b <= 0 else 100.0 * a / b
+
+
+def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _Run,
+            cpu: dict[str, float], lines: list[str]) -> LiveRecord:
+    names = run.names
+    nb = len(names)
+    tt = np.asarray(t.t)
+    lat = np.asarray(t.latency)
+    be = np.asarray(t.backend, dtype=np.int64)
+    nat = np.asarray(t.nat, dtype=np.int64)
+    ok = be >= 0
+    issued = len(be)
+    failed = int((~ok).sum())
+    m: dict[str, Any] = {"requests": issued, "completed": int(ok.sum()), "failed": failed,
+                         "failed_pct": _pct(failed, issued), "sessions": t.sessions}
+    m["sessions_lost"] = sum(t.lost.values())
+    m["sessions_lost_pct"] = _pct(m["sessions_lost"], t.sessions)
+    for c, v in t.lost.items():
+        m[f"lost_{c}"] = v
+        m[f"lost_{c}_pct"] = _pct(v, t.sessions)
+    m["state_losses"] = t.state_losses
+    m["crash_pinned"] = t.crash_pinned
+    m["crash_lost"] = t.crash_lost
+    m["crash_lost_pct"] = _pct(t.crash_lost, t.crash_pinned)
+    m["crash_active"] = t.crash_active
+    m["crash_others_lost"] = t.crash_others_lost
+    m["crash_others_lost_pct"] = _pct(t.crash_others_lost, t.crash_active - t.crash_pinned)
+    m["repins"] = t.repins
+    m["ip_change_sessions"] = 0
+    m["ip_change_survival"] = None
+    good = lat[ok]
+    if good.size:
+        p50, p99, p999 = np.quantile(good, [0.5, 0.99, 0.999]).tolist()
+        m.update(latency_mean=float(good.mean()), latency_p50=p50, latency_p99=p99,
+                 latency_p999=p999, latency_max=float(good.max()))
+    else:
+        m.update(latency_mean=None, latency_p50=None, latency_p99=None, latency_p999=None,
+                 latency_max=None)
+    span = float(tt.max()) if tt.size else 0.0
+    m["measured_time"] = span
+    m["throughput"] = m["completed"] / span if span > 0 else None
+    m.update(_served_imbalance(tt, be, ok, nb, span, run))
+    m["outstanding_imbalance_avg"] = m["outstanding_imbalance_worst"] = None
+    m["utilization"] = None
+    m["nat_users"] = int(sum(sc.nat))
+    m["nat_requests"] = int((nat >= 0).sum())
+    m["startup_s"] = run.startup
+    m["wall_s"] = t.wall
+    for k, v in _cpu_shares(cpu, t.wall).items():
+        m[k] = v
+    served = np.bincount(be[ok], minlength=nb)
+    failed_at = np.zeros(nb, dtype=np.int64)
+    backends = [{"name": n, "initial": n not in run.joining, "workers": sc.workers,
+                 "served": int(served[i]), "failed": int(failed_at[i]),
+                 "cpu_s": cpu.get(n)} for i, n in enumerate(names)]
+    mean_served = served.mean() if served.sum() else 0.0
+    groups = []
+    for g, size in enumerate(sc.nat):
+        row = np.bincount(be[ok & (nat == g)], minlength=nb)
+        tot = int(row.sum())
+        top = int(row.argmax())
+        groups.append({"size": size, "requests": tot, "backends_used": int((row > 0).sum()),
+                       "top_backend": names[top] if tot else None,
+                       "top_backend_share": float(row[top] / tot) if tot else None,
+                       "top_backend_load": (float(served[top] / mean_served)
+                                            if tot and mean_served > 0 else None),
+                       "counts": row.tolist()})
+    bal = make_balancer(spec, [f"backend-{i}" for i in range(64)])
+    try:
+        from ...registry import registry
+
+        defaults: dict[str, Any] | None = registry.get(bal.name).resolve_params({})
+    except RoutebenchError:
+        defaults = None
+    return LiveRecord(
+        strategy=bal.name, params=dict(bal.config),
+        label=display_label(bal.name, dict(bal.config), defaults),
+        nodes=len(names) - len(run.joining), metrics=m, scenario=label,
+        scenario_params=sc.describe(), seed=seed, counts=served.tolist(), backends=backends,
+        events=run.event_log, nat_groups=groups, store=sc.store, balancer_config=lines,
+        config_file=str(run.config_path), cpu_s={k: round(v, 3) for k, v in cpu.items()},
+        errors=dict(t.errors))
+
+
+def _served_imbalance(tt: np.ndarray, be: np.ndarray, ok: np.ndarray, nb: int, span: float,
+                      run: _Run) -> dict[str, Any]:
+    """max/mean of requests served over the backends up, per window of span/100."""
+    out: dict[str, Any] = {"served_imbalance_avg": None, "served_imbalance_worst": None,
+                           "served_imbalance_total": None, "window_s": None}
+    if span <= 0 or not ok.any():
+        return out
+    nw = 100
+    win = span / nw
+    w = np.minimum((tt[ok] / win).astype(np.int64), nw - 1)
+    counts = np.zeros((nw, nb))
+    np.add.at(counts, (w, be[ok]), 1)
+    up = np.ones((nw, nb), dtype=bool)  # up for the whole window
+    starts = np.arange(nw) * win
+    for name in run.joining:
+        joined = [e["at"] for e in run.event_log if e["backend"] == name and e["event"] == "join"]
+        up[:, run.names.index(name)] = starts >= (joined[0] if joined else np.inf)
+    for e in run.event_log:
+        if e["event"] == "crash":
+            back = [x["at"] for x in run.event_log if x["backend"] == e["backend"]
+                    and x["event"] == "recover" and x["at"] > e["at"]]
+            i = run.names.index(e["backend"])
+            up[:, i] &= ~((starts + win > e["at"]) & (starts < (back[0] if back else np.inf)))
+    ratios = []
+    for r in range(nw):
+        c = counts[r][up[r]]
+        if c.size and c.sum() > 0:
+            ratios.append(c.max() / c.mean())
+    served = np.bincount(be[ok], minlength=nb).astype(np.float64)
+    out["served_imbalance_avg"] = float(np.mean(ratios)) if ratios else None
+    out["served_imbalance_worst"] = float(np.max(ratios)) if ratios else None
+    out["served_imbalance_total"] = float(served.max() / served.mean())
+    out["window_s"] = win
+    return out
+
+
+def _cpu_shares(cpu: dict[str, float], wall: float) -> dict[str, Any]:
+    """CPU seconds and share of one core over the run: client, balancer, backends, store."""
+    parts = {"client": cpu.get("client", 0.0), "balancer": cpu.get("haproxy", 0.0),
+             "backends": sum(v for k, v in cpu.items() if k.startswith("backend")),
+             "store": cpu.get("redis", 0.0) + cpu.get("memcached", 0.0)}
+    out: dict[str, Any] = {}
+    for k, v in parts.items():
+        out[f"cpu_{k}_s"] = v
+        out[f"cpu_{k}_pct"] = _pct(v, wall) if wall > 0 else None
+    return out

@@ -1,0 +1,269 @@
+"""``routebench live``: the failure story on real processes (HAProxy, backends, Redis,
+memcached), small runs.
+
+What the tests show: a crash with local state loses every session pinned to the
+crashed backend; with Redis or memcached none, only requests in flight fail; 50
+users behind one NAT address land on one backend under ``balance source`` and
+spread under cookie stickiness; nothing is left running after a normal exit, an
+error, SIGINT or SIGTERM; bad input is one line and exit 2.
+
+Tests that start servers skip when one is missing (naming its Debian package),
+or fail instead with ROUTEBENCH_REQUIRE_SERVERS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from routebench._errors import RoutebenchError
+from routebench.cli import main
+from routebench.harness.live._haproxy import balance_lines, haproxy_config
+from routebench.harness.live._loadgen import client_addresses
+from routebench.harness.live._procs import find_binary, free_ports
+from routebench.harness.live.runner import LiveScenario, run_live
+from routebench.harness.sim._simdist import Event
+from routebench.records import RECORD_KINDS, LiveRecord, record_from_json
+
+PACKAGES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached"}
+
+
+def require(*binaries: str) -> None:
+    """Skip (or fail, with ROUTEBENCH_REQUIRE_SERVERS=1) when a server is missing."""
+    missing = [b for b in binaries if find_binary(b) is None]
+    if not missing:
+        return
+    msg = "; ".join(f"{b} is not installed (Debian package {PACKAGES[b]})" for b in missing)
+    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
+        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
+    pytest.skip(msg)
+
+
+# -- configuration, no servers ----------------------------------------------------------
+@pytest.mark.parametrize("spec, lines", [
+    ("round-robin", ["balance roundrobin"]),
+    ("least-connections", ["balance leastconn"]),
+    ("p2c", ["balance random(2)"]),
+    ("p2c:d=3", ["balance random(3)"]),
+    ("cookie-sticky", ["balance roundrobin", "cookie LB_ROUTE insert indirect nocache"]),
+    ("cookie-sticky:base=p2c", ["balance random(2)", "cookie LB_ROUTE insert indirect nocache"]),
+    ("ip-hash-sticky", ["balance source", "hash-type map-based"]),
+    ("ip-hash-sticky:keyed=ring", ["balance source", "hash-type consistent"]),
+    ("key-hash", ["balance uri", "hash-type consistent"]),
+    ("key-hash:on=session", ["balance hdr(X-Session)", "hash-type consistent"]),
+    ("bounded-load", ["balance hdr(X-Session)", "hash-type consistent",
+                      "hash-balance-factor 125"]),
+    ("bounded-load:eps=0.5,on=key", ["balance uri", "hash-type consistent",
+                                     "hash-balance-factor 150"]),
+])
+def test_balancer_maps_to_haproxy_directives(spec: str, lines: list[str]) -> None:
+    assert balance_lines(spec) == lines
+
+
+@pytest.mark.parametrize("spec, says", [("rign", "unknown"), ("ip-hash-sticky:keyed=maglev",
+                                                               "keyed=maglev")])
+def test_balancer_without_haproxy_equivalent_is_refused(spec: str, says: str) -> None:
+    with pytest.raises(RoutebenchError, match=says):
+        balance_lines(spec)
+
+
+def test_config_names_every_server_and_cookie() -> None:
+    cfg = haproxy_config("cookie-sticky", [("backend-0", 9001), ("backend-1", 9002)], 9000,
+                         "/tmp/x.sock", disabled=["backend-1"])
+    assert "bind 127.0.0.1:9000" in cfg
+    assert "server backend-0 127.0.0.1:9001 cookie backend-0\n" in cfg
+    assert "server backend-1 127.0.0.1:9002 cookie backend-1 disabled" in cfg
+    assert "stats socket /tmp/x.sock" in cfg
+
+
+def test_nat_users_share_one_address_others_own_one() -> None:
+    addrs, group = client_addresses(120, (50, 20))
+    assert len(set(addrs[:50])) == 1 and len(set(addrs[50:70])) == 1
+    assert len(set(addrs[70:])) == 50 and not set(addrs[70:]) & set(addrs[:70])
+    assert list(group[:70]) == [0] * 50 + [1] * 20 and (group[70:] == -1).all()
+
+
+def test_live_record_round_trips() -> None:
+    assert RECORD_KINDS["live"] is LiveRecord
+    r = LiveRecord(strategy="p2c", params={"d": 2}, label="p2c", nodes=4,
+                   metrics={"failed": 0}, store="redis", balancer_config=["balance random(2)"])
+    back = record_from_json(json.loads(json.dumps(r.to_json())))
+    assert back == r and back.to_json()["record"] == "live"
+
+
+# -- the agreement, on real processes -----------------------------------------------------
+def _crash_run(store: str, tmp_path: Path) -> LiveRecord:
+    sc = LiveScenario(requests=2000, rate=1000, store=store, clients=300,
+                      events=(Event("crash", "backend-1", 1.0),))
+    return run_live(sc, "cookie-sticky", seed=1, out_dir=tmp_path)
+
+
+@pytest.mark.servers
+def test_crash_with_local_state_loses_every_pinned_session(tmp_path: Path) -> None:
+    require("haproxy")
+    r = _crash_run("local", tmp_path)
+    m = r.metrics
+    assert m["crash_pinned"] >= 5
+    assert m["crash_lost"] == m["crash_pinned"]
+    assert m["lost_crash"] >= m["crash_pinned"]
+    assert m["crash_others_lost"] == 0  # cookies keep the other sessions where they were
+    assert r.counts[1] < max(r.counts)  # the crashed backend served until it died
+    assert (tmp_path / "haproxy-cookie-sticky.cfg").read_text().count("cookie LB_ROUTE") == 1
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("store", ["redis", "memcached"])
+def test_crash_with_a_store_loses_no_session(store: str, tmp_path: Path) -> None:
+    require("haproxy", "redis-server" if store == "redis" else "memcached")
+    r = _crash_run(store, tmp_path)
+    m = r.metrics
+    assert m["crash_pinned"] >= 5
+    assert m["crash_lost"] == 0 and m["sessions_lost"] == 0
+    assert m["failed"] <= 20  # only the requests in flight on the crashed backend
+    assert m["completed"] + m["failed"] == m["requests"]
+    assert r.cpu_s.get("redis" if store == "redis" else "memcached", 0) > 0
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("spec, one_backend", [("ip-hash-sticky", True),
+                                               ("cookie-sticky", False)])
+def test_nat_group_under_source_hash_and_cookies(spec: str, one_backend: bool,
+                                                 tmp_path: Path) -> None:
+    require("haproxy")
+    sc = LiveScenario(requests=1500, rate=1000, clients=100, nat=(50,))
+    r = run_live(sc, spec, seed=2, out_dir=tmp_path)
+    g = r.nat_groups[0]
+    assert g["size"] == 50 and g["requests"] > 300
+    if one_backend:
+        assert g["backends_used"] == 1 and g["top_backend_share"] == 1.0
+    else:
+        assert g["backends_used"] == 4 and g["top_backend_share"] < 0.5
+
+
+# -- the command: output, bad input, nothing left behind --------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "routebench.cli", "live", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_manifest(out: Path, proc: subprocess.Popen[str], want: str = "haproxy",
+                   timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            rows = json.loads((out / "processes.json").read_text())
+        except (OSError, ValueError):
+            rows = []
+        if any(r["name"] == want for r in rows):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"no {want} in {out / 'processes.json'}; stderr: "
+                         f"{proc.stderr.read() if proc.stderr else ''}")
+
+
+def _assert_gone(rows: list[dict]) -> None:
+    time.sleep(0.2)
+    left = [r for r in rows if _alive(r["pid"])]
+    assert not left, f"left running: {left}"
+    assert not [p for r in rows for p in r["ports"] if _listening(p)]
+
+
+@pytest.mark.servers
+def test_cli_run_prints_the_table_writes_json_and_leaves_nothing(tmp_path: Path) -> None:
+    require("haproxy", "redis-server")
+    proc = _cli(["--balancer", "p2c", "--store", "redis", "--requests", "1500",
+                 "--crash", "backend-0@0.8", "--out", "out", "--json", "r.json"], tmp_path)
+    rows = _wait_manifest(tmp_path / "out", proc)
+    assert {r["name"] for r in rows} >= {"redis", "backend-0", "backend-3", "haproxy"}
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "| p2c " in out and "crash: lost of pinned" in out
+    _assert_gone(rows)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["kind"] == "live" and report["results"][0]["record"] == "live"
+    assert report["results"][0]["balancer_config"] == ["balance random(2)"]
+    assert (tmp_path / "out" / "haproxy-p2c.cfg").exists()
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_every_process(sig: int, tmp_path: Path) -> None:
+    require("haproxy", "memcached")
+    proc = _cli(["--store", "memcached", "--duration", "30", "--out", "out", "--no-json"],
+                tmp_path)
+    rows = _wait_manifest(tmp_path / "out", proc)
+    time.sleep(0.5)  # traffic flowing
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (130, 2, -sig), err
+    _assert_gone(rows)
+
+
+@pytest.mark.servers
+def test_config_haproxy_rejects_is_one_line_and_stops_the_backends(tmp_path: Path) -> None:
+    require("haproxy")
+    proc = _cli(["--haproxy-line", "no-such-directive 1", "--out", "out", "--no-json"],
+                tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("routebench live: error: HAProxy rejects") and "no-such-directive" \
+        in line
+    rows = json.loads((tmp_path / "out" / "processes.json").read_text())
+    assert {r["name"] for r in rows} >= {"backend-0", "backend-3"}
+    _assert_gone(rows)
+
+
+def test_unknown_balancer_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["live", "--balancer", "rign", "--no-json", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rign" in err
+
+
+def test_missing_binary_names_the_debian_package(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import routebench.harness.live.runner as runner
+
+    monkeypatch.setattr(runner, "find_binary", lambda name: None)
+    assert main(["live", "--store", "redis", "--no-json", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("routebench live: error: haproxy not found: install the Debian package "
+                   "haproxy (apt-get install haproxy)")
+
+
+def test_port_in_use_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    require("haproxy")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["live", "--port", str(port), "--out", str(tmp_path), "--no-json",
+                     "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"routebench live: error: --port {port}: 127.0.0.1:{port} is in use"
+    assert free_ports(1)  # nothing else to check: it failed before starting anything
