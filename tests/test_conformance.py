@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import routebench
 from routebench import RoutebenchError
@@ -23,9 +24,16 @@ KEYED = routebench.strategy_names("keyed")
 CONSISTENT = [n for n in KEYED if routebench.registry.get(n).consistent]
 
 
+#: the suite's examples: fixed (seed 0) under the default hypothesis profile, a fresh
+#: search with 10x the examples under HYPOTHESIS_PROFILE=thorough (derandomize=False)
+FRESH = not settings.default.derandomize
+SEED = None if FRESH else 0
+EXAMPLES = 120 if FRESH else 12
+
+
 @pytest.mark.parametrize("name", KEYED)
 def test_builtin_conforms(name):
-    report = check_strategy(name, max_examples=12, keys=12_000)
+    report = check_strategy(name, max_examples=EXAMPLES, keys=12_000, seed=SEED)
     cls = routebench.registry.get(name)
     statuses = {c.name: c.status for c in report.checks}
     if cls.consistent:
@@ -119,3 +127,90 @@ def test_helpers_measure_what_they_say():
         assert_minimal_disruption(m)
     assert remap_on_leave(routebench.create("jump", 5)).between_survivors == 0.0
     assert Tolerance().moves(weighted=True) == 0.0
+
+
+# -- determinism: the same examples on every run unless a fresh search is asked for --
+class _Recorded(routebench.registry.get("rendezvous")):
+    """rendezvous, remembering every node list it is built over."""
+
+    name = "recorded"
+    built: list[tuple[str, ...]] = []
+
+    def _rebuild(self):
+        type(self).built.append(tuple(self._names))
+        super()._rebuild()
+
+
+def _examples(**kw):
+    _Recorded.built = []
+    check_strategy(_Recorded, max_examples=8, keys=2000, properties=("join", "leave"), **kw)
+    return list(_Recorded.built)
+
+
+def test_suite_draws_the_same_examples_on_every_run_by_default():
+    first = _examples()
+    assert len(set(first)) > 8  # the examples vary within a run
+    assert _examples() == first
+    assert _examples(seed=0) == first  # the default seed
+    assert _examples(seed=7) == _examples(seed=7) != first
+
+
+def test_suite_searches_afresh_when_asked():
+    # seed=None: new examples each run (what HYPOTHESIS_PROFILE=thorough uses)
+    assert _examples(seed=None) != _examples(seed=None)
+
+
+# -- maglev's declared tolerance: from a search, not a guess (see testing._BUILTIN) -------
+def _maglev_survivor_moves(nodes, joining):
+    """Exact share of the table that changes hands between survivors when ``joining`` joins."""
+    s = routebench.create("maglev", nodes, hash="xxh3")
+    t = s.copy()
+    t.add(joining)
+    return float(((s.table != t.table) & (t.table != len(nodes))).mean())
+
+
+def test_maglev_tolerance_covers_a_ring_found_by_search():
+    # found by a search over 4,000 rings of 12 names: a 13th node moves 3.8% of keys
+    # between the 12 survivors (the old 2% tolerance failed it)
+    nodes = [f"b644-{i}" for i in range(12)]
+    exact = _maglev_survivor_moves(nodes, "b644-new")
+    assert 0.03 < exact < 0.05
+    tol = tolerance_for(routebench.registry.get("maglev"))
+    sampled = remap_on_join(routebench.create("maglev", nodes, hash="xxh3"), "b644-new")
+    assert sampled.between_survivors == pytest.approx(exact, abs=0.005)
+    assert sampled.between_survivors <= tol.survivor_moves
+    assert tol.survivor_moves_weighted is None  # weighted rings: the same bound
+
+
+def test_maglev_moves_little_between_survivors_as_a_rule():
+    # the typical case the tolerance does not show: 150 random rings of 3-13 names
+    rng = np.random.default_rng(10)
+    moves = []
+    for r in range(150):
+        n = int(rng.integers(2, 13))
+        moves.append(_maglev_survivor_moves([f"r{r}-{i}" for i in range(n)], f"r{r}-new"))
+    assert np.median(moves) < 0.004 and np.quantile(moves, 0.9) < 0.008
+
+
+def test_maglev_tail_is_two_backends_sharing_a_skip():
+    # the cause of the tail, on the kernel: two survivors with one skip race along one cycle
+    from routebench.strategies.maglev import populate
+
+    m = 65537
+    rng = np.random.default_rng(3)
+    worst_shared = worst_apart = 0.0
+    for _ in range(20):
+        off = rng.integers(0, m, 3)
+        skip = rng.integers(1, m, 3)
+        for shared in (True, False):
+            sk = skip.copy()
+            if shared:
+                sk[1] = sk[0]
+            a = populate(off[:2], sk[:2], m)
+            b = populate(off, sk, m)
+            moved = float(((a != b) & (b != 2)).mean())
+            if shared:
+                worst_shared = max(worst_shared, moved)
+            else:
+                worst_apart = max(worst_apart, moved)
+    assert worst_apart < 0.01 < 0.10 < worst_shared

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jump
@@ -92,6 +93,119 @@ def test_ketama_follows_libketama_float_rounding_where_uhashring_does_not():
     s = routebench.create("ketama", 61)
     assert len(s.points) == 61 * 39 * 4
     assert len(_uhashring_nodes(list(s.nodes)).runtime._keys) == 61 * 40 * 4
+
+
+# -- ketama where two servers share a continuum point ---------------------------
+# A 32-bit point shared by two servers happens in ~15-25% of rings of 200-300
+# servers (birthday bound: 1 - exp(-P^2 / 2^33) for P = 160 N points). These rings
+# are found, not drawn: each has at least one shared point (checked below).
+COLLIDING_RINGS = {
+    "ip-674": [f"10.0.{i // 256}.{i % 256}:11211" for i in range(674)],  # issue 10
+    "ip-1200": [f"10.0.{i // 256}.{i % 256}:11211" for i in range(1200)],  # four shared
+    "mc2-250": [f"mc2-{i}.example:11211" for i in range(250)],
+    "mc16-250": [f"mc16-{i}.example:11211" for i in range(250)],  # two shared
+}
+
+
+@functools.cache
+def _colliding(ring):
+    """routebench's and uhashring's ketama over one of COLLIDING_RINGS (built once)."""
+    nodes = COLLIDING_RINGS[ring]
+    return nodes, routebench.create("ketama", nodes), _uhashring_nodes(nodes)
+
+
+def _shared_points(s):
+    p = s.points
+    return sorted(set(p[1:][p[1:] == p[:-1]].tolist()))
+
+
+def _key_on_arc(s, point, tries=400_000):
+    """A key whose hash falls in the arc that ends at ``point`` (None: none in ``tries``)."""
+    pts = s.points.tolist()
+    j = pts.index(point)
+    lo = pts[j - 1] if j else -1
+    keys = [f"k{i}" for i in range(tries)]
+    h = s.digest(keys)
+    hit = np.flatnonzero((h > lo) & (h <= point))
+    return keys[hit[0]] if hit.size else None
+
+
+@pytest.mark.parametrize("ring", sorted(COLLIDING_RINGS))
+def test_ketama_shared_point_goes_to_the_later_server_like_uhashring(ring):
+    # uhashring keeps the server inserted later (its point map is overwritten in
+    # insertion order), as RJ/ketama's Java client does (TreeMap.put). libketama's
+    # C leaves it to qsort, which C does not define for equal points.
+    nodes, s, ref = _colliding(ring)
+    shared = _shared_points(s)
+    assert shared, f"{ring} no longer has a shared point: pick another ring"
+    assert s.points.tolist() == sorted(ref.runtime._keys)
+    python_path = routebench.KeyedStrategy.lookup
+    checked = 0
+    for p in shared:
+        owners = [nodes[o] for o, q in zip(s.owners, s.points) if q == p]
+        later = max(owners, key=nodes.index)
+        assert ref.runtime._ring[p] == later
+        assert s.nodes[int(s.lookup_many(np.array([p], dtype=np.uint64))[0])] == later
+        key = _key_on_arc(s, p)
+        if key is not None:  # else the arc is too short to find a key on it by chance
+            assert s.lookup(key) == python_path(s, key) == ref.get_node(key) == later
+            checked += 1
+    assert checked
+
+
+def _key_on_point(s, key):
+    return int(s.digest([key])[0]) in set(s.points.tolist())
+
+
+@pytest.mark.parametrize("ring", sorted(COLLIDING_RINGS))
+def test_ketama_owners_equal_uhashring_over_many_keys_on_colliding_rings(ring):
+    nodes, s, ref = _colliding(ring)
+    keys = [f"user:{i}" for i in range(100_000)]
+    from routebench.strategies import ring
+
+    assert (s._c is not None) == (ring._CContinuum is not None)
+    c_or_python = [s.lookup(k) for k in keys]  # the C path where it is built
+    python_path = [routebench.KeyedStrategy.lookup(s, k) for k in keys]
+    d = s.digest(keys)
+    batch = [s.nodes[i] for i in s.lookup_many(d)]
+    nxt = np.searchsorted(s.points, d) % len(s.points)
+    assert np.isin(s.points[nxt], _shared_points(s)).any()  # some keys are on a shared point
+    want = []
+    for k in keys:
+        h = ref.hashi(k)
+        # a key hashing exactly onto a point belongs to that point in libketama
+        # (h <= point) and the Java client (ceilingKey); uhashring's bisect_right
+        # gives it the next point's server (see test_ketama_key_on_a_point below)
+        want.append(ref.runtime._ring[h] if h in ref.runtime._ring else ref.get_node(k))
+    assert c_or_python == want
+    assert python_path == want
+    assert batch == want
+
+
+def test_ketama_key_on_a_point_belongs_to_that_point():
+    # the key "<server>-0" hashes to the server's first point exactly
+    nodes, s, ref = _colliding("mc2-250")
+    keys = [f"{n}-0" for n in nodes]
+    assert all(_key_on_point(s, k) for k in keys)
+    owner_of_point = [ref.runtime._ring[ref.hashi(k)] for k in keys]
+    assert [s.lookup(k) for k in keys] == owner_of_point
+    assert [routebench.KeyedStrategy.lookup(s, k) for k in keys] == owner_of_point
+    assert [s.nodes[i] for i in s.lookup_many(s.digest(keys))] == owner_of_point
+    # the one place routebench and uhashring differ: uhashring takes the next point
+    assert sum(ref.get_node(k) != o for k, o in zip(keys, owner_of_point)) > 200
+
+
+def test_ketama_issue_10_example():
+    nodes = COLLIDING_RINGS["ip-674"]
+    s = routebench.create("ketama", nodes)
+    assert s.lookup("user:55741") == "10.0.2.161:11211"
+    assert routebench.KeyedStrategy.lookup(s, "user:55741") == "10.0.2.161:11211"
+    # the later server keeps the point when the ring grows, and gives it back on leaving
+    t = s.copy()
+    t.remove("10.0.2.161:11211")
+    assert t.lookup("user:55741") == "10.0.2.53:11211"
+    t.add("10.0.2.161:11211")
+    assert t.lookup("user:55741") == "10.0.2.161:11211"
 
 
 # -- maglev: the NSDI 2016 paper's Table 1 ------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,8 @@ import textwrap
 import pytest
 
 AUTHOR_TESTS = '''
+import math
+
 import numpy as np
 import routebench
 from routebench import KeyedStrategy
@@ -39,11 +42,30 @@ def test_balance_and_remap(rb):
     assert rb.remap_on_leave(s).between_survivors == 0.0
 
 
+def _timed(benchmark, ns, items):
+    # --benchmark-disable runs the function once, untimed: the helpers return nan then;
+    # timed, the figure is pytest-benchmark's median round over the items
+    if benchmark.disabled:
+        assert math.isnan(ns)
+    else:
+        assert 0 < ns < 1e6
+        assert ns == benchmark.stats.stats.median / items * 1e9
+
+
 def test_benchmark_lookup_many(rb, benchmark):
     s = rb.create("ring", 100)
     ns = rb.bench_lookup_many(benchmark, s, n=20_000)
     assert benchmark.extra_info["keys"] == 20_000
-    assert ns != ns or ns > 0  # nan under --benchmark-disable
+    assert benchmark.extra_info["ns_per_key"] is ns
+    _timed(benchmark, ns, 20_000)
+
+
+def test_benchmark_lookup(rb, benchmark):
+    s = rb.create("ketama", 50)
+    ns = rb.bench_lookup(benchmark, s, n=500)
+    assert benchmark.extra_info["calls"] == 500
+    assert benchmark.extra_info["ns_per_call"] is ns
+    _timed(benchmark, ns, 500)
 
 
 def test_conformance(rb):
@@ -70,7 +92,28 @@ def _pytest(cwd, *args):
 def test_author_suite_runs_with_the_plugin(author_dir):
     r = _pytest(author_dir, "-q", "--routebench-hash", "mmh3", "--benchmark-disable")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "4 passed" in r.stdout
+    assert "5 passed" in r.stdout
+
+
+def test_author_benchmarks_return_the_figures_pytest_benchmark_records(author_dir):
+    # benchmarks on (a few short rounds): each helper's figure is the recorded median over
+    # its items, read back from pytest-benchmark's own JSON
+    out = author_dir / "bench.json"
+    r = _pytest(author_dir, "-q", "--routebench-hash", "mmh3", "-k", "benchmark",
+                "--benchmark-min-rounds=3", "--benchmark-max-time=0.05",
+                f"--benchmark-json={out}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed" in r.stdout
+    benches = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(benches) == {"test_benchmark_lookup_many", "test_benchmark_lookup"}
+    for name, items, key in (("test_benchmark_lookup_many", 20_000, "ns_per_key"),
+                             ("test_benchmark_lookup", 500, "ns_per_call")):
+        b = benches[name]
+        ns = b["extra_info"][key]
+        assert b["stats"]["rounds"] >= 3
+        assert ns == pytest.approx(b["stats"]["median"] / items * 1e9, rel=1e-9)
+        assert 1 < ns < 1e6  # ns per key or call: a real figure, not nan
+    assert "ketama" in benches["test_benchmark_lookup"]["extra_info"]["strategy"]
 
 
 def test_header_and_bad_hash(author_dir):

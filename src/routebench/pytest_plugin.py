@@ -95,7 +95,11 @@ class RoutebenchKit:
         return check_strategy(cls, **with_session_hash(cls, kwargs, self.hash))
 
     def bench_lookup_many(self, benchmark: Any, strategy: Any, n: int = 100_000) -> float:
-        """Benchmark ``lookup_many`` over ``n`` digests; returns (and records) ns per key."""
+        """Benchmark ``lookup_many`` over ``n`` digests; returns (and records) ns per key.
+
+        The figure is pytest-benchmark's median round over ``n``; nan under
+        ``--benchmark-disable``, which runs the function once, untimed.
+        """
         d = self.digests(strategy, n)
         strategy.lookup_many(d)  # compile / warm before timing
         benchmark(strategy.lookup_many, d)
@@ -104,7 +108,10 @@ class RoutebenchKit:
         return ns
 
     def bench_lookup(self, benchmark: Any, strategy: Any, n: int = 1_000) -> float:
-        """Benchmark ``n`` scalar ``lookup`` calls; returns (and records) ns per call."""
+        """Benchmark ``n`` scalar ``lookup`` calls; returns (and records) ns per call.
+
+        The median round over ``n`` calls (nan under ``--benchmark-disable``).
+        """
         keys = self.keys(n, seed=1)
         lookup = strategy.lookup
 

@@ -9,7 +9,9 @@ strategy must have with::
         check_strategy(MyStrategy)            # or a registered name: check_strategy("mine")
 
 The properties (hypothesis draws node names, node counts, weights and the
-order of joins and leaves; each example routes 20,000 random keys):
+order of joins and leaves; each example routes 20,000 random keys). The draws
+follow ``seed`` (default 0): every run checks the same examples, so a failure
+is a change in the strategy, not a new draw; ``seed=None`` searches afresh:
 
 - ``determinism``: two builds route every key alike; ``lookup`` agrees with
   ``lookup_many(digest(...))``; building with a node equals adding it last.
@@ -106,11 +108,25 @@ class Tolerance:
 
 # The built-ins' tolerances, by class, until their modules declare ``conformance``.
 _BUILTIN: dict[str, dict[str, Any]] = {
+    # Maglev has no small worst case. Search (issue 10; exact table fractions, random
+    # (offset, skip) pairs = random names under any hash; 2-13 nodes, one join or leave,
+    # equal and unequal weights): 54,648 events at M = 65537: median 0.19%, 1 in 1,000
+    # above 1.2%, 6 above 5%, the worst 8.2%. The tail is two backends whose skips
+    # coincide (s_i = s_j: they walk one cycle, and the phase of their race decides who
+    # gets each slot) or are small multiples (s_j = 2 s_i mod M: 11% of such events above
+    # 2%, worst 6.5% in 300); given two survivors sharing a skip (24,244 events) the
+    # median is 1.2%, 13% of events exceed 10%, the worst 44% (2 survivors). A ring of
+    # N nodes has such a pair with probability ~ N^2 / 2M. Declared: 10%, exceeded by
+    # about 2 in 100,000 random joins or leaves at M = 65537 (fewer at larger M; smaller
+    # tables share skips more often), with room for the suite's sampling noise (20,000
+    # keys: 0.3% at 10%). The suite's fixed examples (seed 0) stay far below it.
     "routebench.strategies.maglev.MaglevStrategy": {
-        "survivor_moves": 0.02,
-        "reason": "Maglev is near-minimal by design: a join or leave repopulates the table, "
-                  "and a few slots change hands between survivors (0.4% seen at N <= 16, "
-                  "M = 65537)",
+        "survivor_moves": 0.10,
+        "reason": "Maglev is near-minimal only as a rule: a join or leave repopulates the "
+                  "table and a few slots change hands between survivors (median 0.19%, "
+                  "1 in 1,000 above 1.2% at M = 65537, N <= 13), but when two backends' "
+                  "skips coincide (chance ~ N^2 / 2M) they race along one cycle and up to "
+                  "44% move; 10% is exceeded by ~2 in 100,000 random joins or leaves",
     },
     "routebench.strategies.ring.KetamaStrategy": {
         "survivor_moves": 0.03,
@@ -369,10 +385,25 @@ def _move_limit(subj: _Subject, weighted: bool) -> float:
     return subj.tol.moves(weighted)
 
 
+class _Settings:
+    """How each property runs: hypothesis ``settings`` and the ``seed`` of its examples."""
+
+    def __init__(self, conf: Any, seed: int | None) -> None:
+        self.conf, self.seed = conf, seed
+
+    def __call__(self, prop: Callable[..., None]) -> Any:
+        return self.conf(prop)
+
+
 def _run(prop: Callable[..., None], strategies: Any, settings: Any) -> None:
     from hypothesis import given
+    from hypothesis import seed as hypothesis_seed
 
-    given(**strategies)(settings(prop))()
+    test = given(**strategies)(settings(prop))
+    fixed = getattr(settings, "seed", None)
+    if fixed is not None:  # the same examples on every run; None: a fresh search
+        test = hypothesis_seed(fixed)(test)
+    test()
 
 
 def _determinism(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> None:
@@ -583,14 +614,17 @@ def _detail(name: str, subj: _Subject, seen: dict[str, float]) -> str:
 
 def check_strategy(strategy: str | type[KeyedStrategy], *, max_examples: int = 25,
                    keys: int = 20_000, tolerance: Tolerance | None = None,
-                   properties: Sequence[str] = PROPERTIES, seed: int | None = None,
+                   properties: Sequence[str] = PROPERTIES, seed: int | None = 0,
                    **params: Any) -> ConformanceReport:
     """Check a keyed strategy against the conformance properties; raise on the first failure.
 
     ``strategy`` is a registered name or a ``KeyedStrategy`` subclass (it need
     not be registered); ``params`` are its parameters. ``tolerance`` replaces
-    the one the class declares. ``seed`` makes hypothesis derandomised and
-    the keys reproducible. Returns a :class:`ConformanceReport` saying what
+    the one the class declares. ``seed`` fixes the examples hypothesis draws
+    and the keys: the same seed checks the same examples on every run (the
+    default, 0, so a plugin author's CI and laptop agree); ``seed=None`` asks
+    for a fresh search each run (new examples, keys of seed 0), which can find
+    what the fixed examples miss. Returns a :class:`ConformanceReport` saying what
     was checked and what was observed; a failing property raises
     ``AssertionError`` with hypothesis's smallest failing example.
     """
@@ -607,10 +641,14 @@ def check_strategy(strategy: str | type[KeyedStrategy], *, max_examples: int = 2
     resolved = cls.resolve_params(params)
     tol = tolerance if tolerance is not None else tolerance_for(cls)
     subj = _Subject(cls, params, tol, random_keys(keys, 0 if seed is None else seed))
-    conf = settings(max_examples=max_examples, deadline=None, database=None,
-                    derandomize=seed is not None, report_multiple_bugs=False,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+    # derandomize=False with hypothesis.seed(seed) in _run: examples follow ``seed``
+    # (derandomize=True would tie them to the property's source code instead)
+    conf = _Settings(settings(max_examples=max_examples, deadline=None, database=None,
+                              derandomize=False, report_multiple_bugs=False,
+                              suppress_health_check=[HealthCheck.too_slow,
+                                                     HealthCheck.data_too_large,
+                                                     HealthCheck.function_scoped_fixture]),
+                     seed)
     results = []
     for name in properties:
         if not subj.consistent and name in ("join", "leave", "monotonicity"):
