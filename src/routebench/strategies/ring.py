@@ -28,9 +28,11 @@ except ImportError:  # pragma: no cover - exercised on machines without a compil
 
 __all__ = ["RingStrategy", "KetamaStrategy"]
 
-#: memory a ring point takes at the build's peak, all structures together (tracemalloc,
-#: 1M points: 148 bytes held, 180 at the peak)
+#: memory a ring point takes at the build's peak, all structures together, the scalar
+#: path's lists included (tracemalloc, 1M points: 148 bytes held, 180 at the peak)
 _BYTES_PER_POINT = 180
+#: rings with more points than this look up one key on the arrays, not on Python lists
+_LIST_POINTS = 1 << 21
 
 
 class _Continuum(KeyedStrategy):
@@ -46,13 +48,28 @@ class _Continuum(KeyedStrategy):
         order = np.lexsort((tie, points))
         self._points = np.ascontiguousarray(points[order], dtype=np.uint64)
         self._owners = np.ascontiguousarray(owners[order], dtype=np.intp)
-        self._point_list = self._points.tolist()  # bisect on a list beats numpy for one key
-        self._owner_list = self._owners.tolist()
-        self._owner_names = [self._names[i] for i in self._owner_list]
-        self._npoints = len(self._point_list)
+        self._npoints = int(self._points.size)
+        # the scalar path's Python lists (bisect on a list beats numpy for one key) are
+        # built on the first scalar lookup: ~130 bytes a point that a batch-only run of a
+        # large ring (16M points at N=100,000) should not pay
+        self._point_list: list[int] | None = None
+        self._owner_list: list[int] = []
+
+    def _scalar_lists(self) -> list[int]:
+        if self._point_list is None:
+            self._point_list = self._points.tolist()
+            self._owner_list = self._owners.tolist()
+        return self._point_list
+
+    @property
+    def _owner_names(self) -> list[str]:
+        return [self._names[i] for i in self._owners.tolist()]
 
     def _lookup_one(self, digest: int) -> int:
-        i = bisect_left(self._point_list, digest)
+        if self._npoints > _LIST_POINTS:  # a huge ring: search the array (~1 us a call)
+            i = int(self._points.searchsorted(np.uint64(digest)))
+            return int(self._owners[i if i < self._npoints else 0])
+        i = bisect_left(self._point_list or self._scalar_lists(), digest)
         return self._owner_list[i if i < self._npoints else 0]
 
     def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
