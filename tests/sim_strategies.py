@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from routebench.harness.sim import Event
-from routebench.harness.sim import Scenario
+from routebench.harness.sim import Event, Scenario
 
 __all__ = ["BALANCERS", "balancers", "scenarios"]
 

@@ -15,8 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ._errors import RoutebenchError
-from .registry import registry
 from .hashing import HASH_NAMES
+from .registry import registry
 from .strategies import Balancer, KeyedStrategy, Param, Strategy
 
 try:

@@ -15,7 +15,7 @@ Python side after adds and removes (see ``_bucketset``).
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 

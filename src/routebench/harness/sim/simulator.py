@@ -35,15 +35,15 @@ from typing import Any
 import numpy as np
 
 from ..._errors import RoutebenchError, choices
+from ..._params import format_spec, parse_spec
 from ...datasets import Trace
 from ...hashing import get_hasher
+from ...records import SimRecord, display_label
+from ...registry import Registry, registry
 from ...strategies import Balancer, LoadView, Policy, Request
 from ...strategies._live import POLICIES
 from . import _simcore as core
 from ._simdist import Dist, Event, KeyDist, check_positive
-from ..._params import format_spec, parse_spec
-from ...records import SimRecord, display_label
-from ...registry import Registry, registry
 
 __all__ = ["Scenario", "SimResult", "simulate", "make_balancer", "STORES", "backend_names"]
 
