@@ -127,26 +127,35 @@ def _walk(weights, w):
     raise AssertionError
 
 
-def nginx_hash_ref(key: bytes, weights, down, limit=10_000):
-    total, acc = sum(weights), 0
+def _round_robin_stand_in(first: int, down) -> tuple[int, int]:
+    """After 21 hashes on down servers nginx goes round robin (``++tries > 20``); the
+    model's stand-in is the next server that is up after the first one tried."""
+    n = len(down)
+    return next((first + k) % n for k in range(1, n + 1) if not down[(first + k) % n]), 21
+
+
+def nginx_hash_ref(key: bytes, weights, down, limit=21):
+    total, acc, first = sum(weights), 0, 0
     for r in range(limit):
         c = zlib.crc32((str(r).encode() if r else b"") + key)
         acc = (acc + ((c >> 16) & 0x7FFF)) & 0xFFFFFFFF
         p = _walk(weights, acc % total)
+        first = p if r == 0 else first
         if not down[p]:
             return p, r
-    raise AssertionError
+    return _round_robin_stand_in(first, down)
 
 
-def nginx_iphash_ref(addr: bytes, weights, down, limit=10_000):
-    total, h = sum(weights), 89
+def nginx_iphash_ref(addr: bytes, weights, down, limit=21):
+    total, h, first = sum(weights), 89, 0
     for r in range(limit):
         for b in addr:
             h = (h * 113 + b) % 6271
         p = _walk(weights, h % total)
+        first = p if r == 0 else first
         if not down[p]:
             return p, r
-    raise AssertionError
+    return _round_robin_stand_in(first, down)
 
 
 def nginx_chash_ref(key: bytes, servers, weights, down):
@@ -177,7 +186,7 @@ def test_nginx_hash_kernel_follows_the_rules(down):
     want = [nginx_hash_ref(k, WEIGHTS, mask) for k in KEYS[:1500]]
     assert got == [p for p, _ in want] and tries == [t for _, t in want]
     if len(down) > 3:
-        assert max(tries) > 20  # nginx would go round robin for these; the model rehashes
+        assert max(tries) > 20  # nginx goes round robin for these (the model: the next up)
 
 
 @pytest.mark.parametrize("down", [(), (1,), (0, 2, 3, 4, 6, 7, 8)])
@@ -588,3 +597,15 @@ def test_named_defaults_and_default_server(tmp_path):
     assert cfg.nodes == {"s1": 7, "s2": 2}
     assert dict(cfg.params) == {"hash": "djb2", "avalanche": True}
     assert cfg.key("/?a=1&sid=abc") == b"abc" and cfg.key("/?a=1") is None
+
+
+@pytest.mark.parametrize("down", ["10.0.0.1:80", "10.0.0.2:80"])
+def test_nginx_iphash_ends_for_every_key_with_a_server_down(down):
+    # some keys' rehash sequences cycle among down servers forever (fixed points of
+    # h -> h*113^3 + c mod 6271): nginx stops after 20 retries; so must the model
+    s = routebench.create("nginx-iphash", ["10.0.0.1:80", "10.0.0.2:80"], down=down)
+    d = np.arange(6271, dtype=np.uint64) | np.uint64(3 << 32)
+    got = s.lookup_many(d)
+    up = [n for n in s.nodes if n != down]
+    assert {s.nodes[i] for i in got.tolist()} == set(up)
+    assert s.tries(d).max() <= 21

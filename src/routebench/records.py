@@ -42,6 +42,7 @@ __all__ = [
     "TraceSummary",
     "LbConfigResult",
     "SweepCell",
+    "RemovalResult",
     "Report",
     "display_label",
     "record_from_json",
@@ -129,21 +130,32 @@ _CATALOGUE = (
     _m("cache_capacity_total", "objects", None, "all the nodes' caches together "
        "(bytes for a byte size)"),
     _m("join_hit_ratio_before", "fraction", None,
-       "windowed hit ratio before a node joins cold (mean of 5 windows)"),
+       "windowed hit ratio before a node joins cold (mean of 5 windows; the event phase)"),
     _m("join_dip", "fraction", "higher", "lowest windowed hit ratio after a node joins cold"),
+    _m("join_drop", "fraction", "lower",
+       "largest loss of windowed hit ratio after a node joins cold, against the same requests "
+       "without the event (the control)"),
     _m("join_recovery_requests", "requests", "lower",
-       "requests after the join until a window's hit ratio is within 1 point of the level "
-       "before (empty: not within the phase)"),
-    _m("join_misses", "requests", "lower", "misses in the requests after the join"),
-    _m("join_phase_requests", "requests", None, "requests replayed after the join"),
+       "requests after the event until a window is within 1 point of the control's "
+       "(empty: not within the phase)"),
+    _m("join_misses", "requests", "lower", "misses in the requests after the event"),
+    _m("join_extra_misses", "requests", "lower",
+       "misses after the event beyond the control's: what the event cost"),
+    _m("join_phase_requests", "requests", None, "requests replayed after the event"),
     _m("leave_hit_ratio_before", "fraction", None,
-       "windowed hit ratio before a node leaves (mean of 5 windows)"),
+       "windowed hit ratio before a node leaves (mean of 5 windows; the event phase)"),
     _m("leave_dip", "fraction", "higher",
        "lowest windowed hit ratio after a node leaves (its cache gone)"),
+    _m("leave_drop", "fraction", "lower",
+       "largest loss of windowed hit ratio after a node leaves, against the same requests "
+       "without the event (the control)"),
     _m("leave_recovery_requests", "requests", "lower",
-       "requests after the leave until a window is within 1 point of the level before"),
-    _m("leave_misses", "requests", "lower", "misses in the requests after the leave"),
-    _m("leave_phase_requests", "requests", None, "requests replayed after the leave"),
+       "requests after the event until a window is within 1 point of the control's "
+       "(empty: not within the phase)"),
+    _m("leave_misses", "requests", "lower", "misses in the requests after the event"),
+    _m("leave_extra_misses", "requests", "lower",
+       "misses after the event beyond the control's: what the event cost"),
+    _m("leave_phase_requests", "requests", None, "requests replayed after the event"),
     # your own load balancer's configuration (routebench run --lb-config)
     _m("round_robin_requests", "fraction", None,
        "requests without the key the configuration hashes: the product balances them round "
@@ -169,6 +181,36 @@ _CATALOGUE = (
     _m("down_remap_requests_max", "fraction", "lower",
        "requests moved by marking one server down, the worst server"),
     _m("add_remap_requests", "fraction", "lower", "requests moved by adding one server"),
+    # mass removal and restore (run_removals: a record's summary, and its steps)
+    _m("sample_keys", "keys", None, "distinct key digests assigned"),
+    _m("survivors", "nodes", None, "nodes present at this step"),
+    _m("removed_nodes", "nodes", None, "nodes out at this step"),
+    _m("removed_share", "fraction", None, "nodes out over the N at the start"),
+    _m("cov_random", "ratio", None,
+       "CoV of a uniformly random assignment of as many keys over as many nodes (root mean "
+       "square: sqrt((nodes - 1) / keys))"),
+    _m("keys_moved", "fraction", "lower", "keys on another node than at the start"),
+    _m("keys_moved_min", "fraction", None,
+       "keys whose node at the start is out: the least any strategy must move"),
+    _m("moved_between_survivors", "keys", "lower",
+       "keys moved between two nodes that are both present (0: consistent)"),
+    _m("moved_between_survivors_share", "fraction", "lower",
+       "moved_between_survivors over the keys"),
+    _m("restored_share", "fraction", "higher",
+       "after a restore step: keys back on the node they had at the start"),
+    _m("keys_moved_excess_max", "fraction", "lower",
+       "the most keys_moved exceeded keys_moved_min over the removal steps"),
+    _m("moved_between_survivors_max", "keys", "lower",
+       "the most keys moved between present nodes at any step"),
+    _m("restored_share_final", "fraction", "higher",
+       "keys back on their node at the start once every node is back"),
+    _m("remove_ns_median", "ns", "lower", "one remove at N, median of many", "timing"),
+    _m("add_ns_median", "ns", "lower", "one add at N, median of many", "timing"),
+    _m("resize_repeats", "pairs", None, "remove + add pairs the resize medians are of"),
+    _m("memory_state_bytes", "bytes", "lower",
+       "the algorithm's own arrays (memory()'s state part: what its paper counts)"),
+    _m("memory_bytes_max", "bytes", "lower",
+       "the most memory the structure reported (memory()) at any step"),
     # the simulator (routebench simulate)
     _m("wall_s", "s", "lower", "wall-clock time of the run", "timing"),
     _m("utilization", "fraction", None, "busy workers over all workers"),
@@ -428,9 +470,35 @@ class SweepCell(Record):
     counts: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RemovalResult(Record):
+    """One keyed strategy at one N through mass removal and restore (``run_removals``).
+
+    ``metrics`` is the summary (resize cost, the worst step, memory); ``steps`` has
+    one object a state: the start, each removal target reached, each restore step,
+    with ``phase`` (start, remove, restore), ``step`` (its label) and that state's
+    metrics. ``order`` is the removal order run (lifo for a last-only strategy
+    whatever was asked: ``note`` says so); ``scenario`` is the one asked for.
+    """
+
+    RECORD: ClassVar[str] = "removal"
+    WORKLOAD: ClassVar[str] = "scenario"
+
+    #: what was asked: targets, order, keys (the same for every strategy of a run)
+    scenario: str = ""
+    order: str = ""
+    note: str = ""
+    #: where the keys came from
+    keys: str = ""
+    #: the removal targets, cumulative: 10%, 30%, ... or node counts
+    targets: list[str] = field(default_factory=list)
+    seed: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
 RECORD_KINDS: dict[str, type[Record]] = {
     c.RECORD: c for c in (StaticResult, SimRecord, LiveRecord, ClaimRecord, TraceSummary,
-                          LbConfigResult, SweepCell)
+                          LbConfigResult, SweepCell, RemovalResult)
 }
 
 

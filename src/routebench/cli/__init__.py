@@ -11,13 +11,13 @@ from typing import Any
 
 from .. import __version__
 from .._errors import RoutebenchError
-from . import ab, claims, compare, listing, live, lookup, report, run, simulate, trace
+from . import ab, claims, compare, listing, live, lookup, report, run, simulate, sweep, trace
 from ._common import Parser, check_common_options
 
 __all__ = ["main", "build_parser"]
 
 #: in the order ``routebench --help`` lists them
-COMMANDS = (run, compare, ab, report, trace, listing, lookup, simulate, claims, live)
+COMMANDS = (run, compare, ab, report, trace, listing, lookup, simulate, claims, sweep, live)
 #: commands that read no trace files: their parser skips importing the readers
 _LIGHT_COMMANDS = ("compare", "report", "ab")
 

@@ -10,28 +10,71 @@ from typing import Any
 
 from .._errors import RoutebenchError, choices
 from ..hashing import HASH_NAMES
+from ._common import wrap
+
+LOOKUP_EPILOG = """\
+examples:
+  printf 'user:1\\nuser:2\\n' | routebench lookup --strategy ring --nodes cache-a,cache-b,cache-c
+  routebench lookup --strategy maglev --nodes a=2,b,c user:42
+
+Your own load balancer (--lb-config FILE[:NAME]): give what the configuration
+hashes, and get the server as the configuration names it (HAProxy: the server
+name; nginx: the address as written), or "(round robin)" where the product would
+not hash the request (an empty header, a missing URL parameter):
+  routebench lookup --lb-config haproxy.cfg:app '/users/42?tab=1'
+      balance uri: the request URI (HAProxy stops at the '?', unless `whole`)
+  routebench lookup --lb-config nginx.conf:cache '/users/42?tab=1'
+      hash $request_uri: the request URI, query string kept
+  routebench lookup --lb-config haproxy.cfg:users alice
+      balance hdr(X-User): the header's value
+  routebench lookup --lb-config nginx.conf:clients 192.0.2.7
+      ip_hash / balance source: the client address
+  cut -d' ' -f1 access.log | routebench lookup --lb-config nginx.conf:clients
+  routebench lookup --lb-config haproxy.cfg:app --show-key '/a?x=1' '/a?x=2'
+      also print the bytes the product hashes
+"""
 
 
 def add_parser(sub: Any, light: bool = False) -> None:
     lk = sub.add_parser(
         "lookup", help="print the node of each key (key<TAB>node a line)",
-        description="Route keys through one keyed strategy and print key<TAB>node a line. "
+        description=wrap("Route keys through one keyed strategy and print key<TAB>node a line. "
                     "Keys come from the command line or, with none given, from standard "
-                    "input, one a line (streamed: a million keys take a few seconds).",
-        epilog="example: printf 'user:1\\nuser:2\\n' | routebench lookup --strategy ring "
-               "--nodes cache-a,cache-b,cache-c",
+                    "input, one a line (streamed: a million keys take a few seconds). With "
+                    "--lb-config, route request values through an nginx upstream or HAProxy "
+                    "backend exactly as the product does."),
+        epilog=LOOKUP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    lk.add_argument("--strategy", required=True, metavar="NAME[:param=value,...]",
-                    help="a keyed strategy, e.g. jump or ring:vnodes=200")
-    lk.add_argument("--nodes", required=True, metavar="A,B,C",
-                    help="node names in order (name=weight gives a weight, e.g. a=2,b,c)")
+    lk.add_argument("--strategy", metavar="NAME[:param=value,...]",
+                    help="a keyed strategy, e.g. jump or ring:vnodes=200 (required unless "
+                         "--lb-config)")
+    lk.add_argument("--nodes", metavar="A,B,C",
+                    help="node names in order (name=weight gives a weight, e.g. a=2,b,c; "
+                         "required unless --lb-config)")
     lk.add_argument("--hash", metavar="H", choices=HASH_NAMES,
                     help=f"key hash: {choices(HASH_NAMES)} (default: xxh3)")
+    lk.add_argument("--lb-config", metavar="FILE[:NAME]",
+                    help="an nginx upstream or HAProxy backend (e.g. haproxy.cfg:app): keys "
+                         "are what it hashes (request URI, header value, URL, client "
+                         "address), servers are named as it names them")
+    lk.add_argument("--show-key", action="store_true",
+                    help="with --lb-config: print value<TAB>hashed key<TAB>server, the key "
+                         "as the product hashes it (\\xNN for bytes that are not printable)")
     lk.add_argument("keys", nargs="*", metavar="KEY", help="keys to route (default: stdin)")
     lk.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.lb_config is not None:
+        return _run_lb_config(args)
+    missing = [f for f, v in (("--strategy", args.strategy), ("--nodes", args.nodes)) if not v]
+    if missing:
+        raise RoutebenchError(f"give {' and '.join(missing)} (e.g. --strategy ring --nodes "
+                              "a,b,c), or --lb-config FILE[:NAME] to route as your nginx or "
+                              "HAProxy configuration does")
+    if args.show_key:
+        raise RoutebenchError("--show-key prints the key an --lb-config configuration hashes; "
+                              "give --lb-config FILE[:NAME]")
     from .._params import parse_spec
     from ..registry import registry
 
@@ -54,6 +97,47 @@ def run(args: argparse.Namespace) -> int:
             out.write(b"".join(k + b"\t" + names[i] + b"\n" for k, i in zip(batch, idx)))
         out.flush()
     except BrokenPipeError:  # `routebench lookup ... | head` is fine
+        sys.stderr.close()
+    return 0
+
+
+ROUND_ROBIN = b"(round robin)"
+
+
+def _shown(key: bytes | None) -> bytes:
+    """A hashed key for people: printable ASCII as it is, other bytes as \\xNN."""
+    if key is None:
+        return b"-"
+    return "".join(chr(c) if 0x20 < c < 0x7F and c != 0x5C else f"\\x{c:02x}"
+                   for c in key).encode()
+
+
+def _run_lb_config(args: argparse.Namespace) -> int:
+    """``lookup --lb-config``: value<TAB>server as the configuration names it."""
+    clash = [f for f, v in (("--strategy", args.strategy), ("--nodes", args.nodes),
+                            ("--hash", args.hash)) if v]
+    if clash:
+        raise RoutebenchError(
+            f"--lb-config and {' and '.join(clash)} cannot be combined: the configuration "
+            f"gives the strategy, its servers and its hash; drop {' and '.join(clash)}")
+    from ..lbconfig import read_lb_spec
+
+    cfg = read_lb_spec(args.lb_config)
+    cfg.strategy  # noqa: B018 - a configuration routebench cannot build is refused now
+    out = sys.stdout.buffer
+    batches: Any = [[os.fsencode(k) for k in args.keys]] if args.keys else _stdin_batches()
+    try:
+        for batch in batches:
+            servers = cfg.route(batch)
+            shown = [ROUND_ROBIN if s is None else s.encode() for s in servers]
+            if args.show_key:
+                keys = [_shown(cfg.key(v)) for v in batch]
+                out.write(b"".join(v + b"\t" + k + b"\t" + s + b"\n"
+                                   for v, k, s in zip(batch, keys, shown)))
+            else:
+                out.write(b"".join(v + b"\t" + s + b"\n" for v, s in zip(batch, shown)))
+        out.flush()
+    except BrokenPipeError:
         sys.stderr.close()
     return 0
 

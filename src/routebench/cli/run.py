@@ -23,6 +23,7 @@ from ._common import (
     progress,
     say,
     strategy_specs,
+    wrap,
 )
 
 DEFAULT_TRACES = ("uniform", "zipf", "nat")
@@ -30,17 +31,40 @@ DEFAULT_KEYS = 200_000
 DEFAULT_JSON = "routebench-run.json"
 
 
+RUN_EPILOG = """\
+With no options: every keyed strategy at N=10 and N=100 on the uniform, zipf and
+nat traces, 200,000 requests each, seed 0, JSON to routebench-run.json.
+
+Your own load balancer (--lb-config): the nginx upstream or HAProxy backend is
+replayed exactly as the product routes (its servers, weights, down/disabled and
+backup servers, hash and key), over --trace or, without one, a synthetic access
+log. Printed: balance over its servers, the requests it would not hash (round
+robin), and for each server what deleting its line and what marking it down
+(nginx `down`, HAProxy `disabled`) move: keys and requests, and the collateral
+moves between servers that stayed. The cheaper edit is the one with less
+collateral; HAProxy servers without `id N` are renumbered when a line before
+them is deleted.
+
+examples:
+  routebench run --strategy ring:vnodes=200 --strategy jump --nodes 5,50
+  routebench run --trace access.log.gz --route-on client24
+  routebench run --lb-config haproxy.cfg:app                 synthetic access log
+  routebench run --lb-config nginx.conf:cache --trace access.log
+  routebench run --lb-config haproxy.cfg:app --trace requests.csv --route-on url
+  routebench run --lb-config nginx.conf:cache --add-server 10.0.0.9:80=2
+"""
+
+
 def add_parser(sub: Any, light: bool = False) -> None:
     r = sub.add_parser(
         "run", help="measure keyed strategies over traces (balance, remap, NAT skew, speed)",
-        description="Run keyed strategies over traces at several node counts and report, per "
+        description=wrap("Run keyed strategies over traces at several node counts and report, per "
                     "strategy, trace and N: balance (chi-square p, peak/mean, CoV), the share of "
                     "distinct keys remapped when one node joins (N -> N+1) or leaves (a random "
                     "node; the last one for jump) next to the ideal 1/(N+1) and 1/N, keys moved "
                     "between surviving nodes (monotonicity violations), NAT skew, scalar lookup "
-                    "latency, batch ns/key, build time and memory.",
-        epilog="With no options: every keyed strategy at N=10 and N=100 on the uniform, zipf "
-               "and nat traces, 200,000 requests each, seed 0, JSON to routebench-run.json.",
+                    "latency, batch ns/key, build time and memory."),
+        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("--strategy", action="append", metavar="NAME[:param=value,...]",
                    help="a strategy and its parameters, e.g. ring:vnodes=200,hash=mmh3; "
@@ -69,10 +93,26 @@ def add_parser(sub: Any, light: bool = False) -> None:
                         "and this version interleaved, so timing gates apply")
     add_gate_options(g)
     add_ab_options(g, keys=False)
+    lb = r.add_argument_group(
+        "your own load balancer",
+        "replay an nginx upstream or HAProxy backend instead of --strategy/--nodes")
+    lb.add_argument("--lb-config", metavar="FILE[:NAME]",
+                    help="an nginx configuration and its upstream NAME, or an HAProxy "
+                         "configuration and its backend/listen NAME (NAME may be left out "
+                         "when there is one), e.g. haproxy.cfg:app")
+    lb.add_argument("--add-server", metavar="NAME[=WEIGHT]",
+                    help="the server the 'add' edit appends: nginx its address (what the "
+                         "hash hashes), HAProxy its name (default: nginx the next free "
+                         "address, HAProxy 'new'; weight: the servers' most common)")
     r.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.lb_config is not None:
+        return _run_lb_config(args)
+    if args.add_server is not None:
+        raise RoutebenchError("--add-server names the server added to --lb-config's "
+                              "configuration: give --lb-config FILE[:NAME] too")
     from ..harness.static.runner import run_static
     from ..records import make_report
     from ..reports import run_table, write_json
@@ -141,3 +181,81 @@ def _time_against_base(args: argparse.Namespace, specs: list[Any], nodes: list[i
     say(args, f"timing base ({args.base_python}) and this version interleaved: "
               f"{args.rounds} rounds on {plan.pairs} worker pairs")
     time_against_baseline(base, report, plan, progress(args.quiet))
+
+
+# -- --lb-config ----------------------------------------------------------------------------
+def _lb_check(args: argparse.Namespace) -> None:
+    """Options that do not go with --lb-config: one line naming them."""
+    clash = [flag for flag, v in (("--strategy", args.strategy), ("--nodes", args.nodes),
+                                  ("--base-python", args.base_python)) if v]
+    if clash:
+        raise RoutebenchError(
+            f"--lb-config and {' and '.join(clash)} cannot be combined: the configuration "
+            "gives the strategy and its servers (and timing is not measured); drop "
+            f"{' and '.join(clash)}, or run --strategy/--nodes without --lb-config")
+
+
+def _add_server(text: str | None) -> tuple[str, int | None] | None:
+    if text is None:
+        return None
+    name, eq, weight = text.rpartition("=")
+    if not eq or not weight.isdigit():
+        return text, None
+    if not name:
+        raise RoutebenchError(f"--add-server {text!r}: expected NAME[=WEIGHT], e.g. "
+                              "10.0.0.9:80=2 or s9=2")
+    return name, int(weight)
+
+
+def _run_lb_config(args: argparse.Namespace) -> int:
+    from ..harness.static.lbrun import DEFAULT_LB_TRACE, open_lb_trace, run_lb_config
+    from ..lbconfig import read_lb_spec
+    from ..records import make_report
+    from ..reports import write_json
+    from ..reports.table import lb_balance_table, lb_edits_table, lb_notes
+    from ._common import read_kwargs
+
+    _lb_check(args)
+    cfg = read_lb_spec(args.lb_config)
+    cfg.strategy  # noqa: B018 - a configuration routebench cannot build is refused now
+    add = _add_server(args.add_server)
+    base, gated = _baseline(args)
+    keys = parse_count(args.keys, "--keys") if args.keys else None
+    specs = args.trace or [DEFAULT_LB_TRACE]
+    if sum(1 for s in specs if s == "-") > 1:
+        raise RoutebenchError("--trace -: standard input can be given only once")
+    traces = [open_lb_trace(cfg, spec, keys, args.seed, read_kwargs(args)) for spec in specs]
+    for line in cfg.describe():
+        say(args, line)
+    for lt in traces:
+        kind = "trace file" if lt.trace.recorded else "synthetic trace"
+        default = "" if args.trace else " (the default: no --trace given)"
+        say(args, f"{lt.trace.label}: {kind}{default}; {lt.key.note}")
+    t0 = time.perf_counter()
+    results = run_lb_config(cfg, traces, add_server=add, progress=progress(args.quiet))
+    elapsed = time.perf_counter() - t0
+    for lt in traces:
+        if lt.trace.stats is not None:
+            say(args, f"{lt.trace.label}: {lt.trace.stats.summary()}")
+    config = {"lb_config": cfg.label, "product": cfg.product, "seed": args.seed,
+              "requests": keys, "add_server": list(add) if add else None,
+              "traces": [lt.trace.describe() for lt in traces],
+              "elapsed_s": round(elapsed, 2)}
+    report = make_report("run", results, config)
+    print(lb_balance_table(report["results"], args.format))
+    for r in report["results"]:
+        print()
+        if args.format != "csv":
+            print(f"edits of {r['label']} on {r['trace']} (key: column {r['route_on']}); "
+                  "shares of distinct keys and of requests:")
+        print(lb_edits_table(r, args.format))
+        if args.format != "csv":
+            for note in lb_notes(r):
+                print(f"- {note}")
+    if args.json:
+        path = write_json(args.json, report)
+        say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
+    if base is None:
+        return 0
+    print()
+    return print_comparison(args, base, report, gated)

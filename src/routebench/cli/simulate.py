@@ -26,6 +26,23 @@ examples:
       --requests 1M --nat 50,500 --ip-change-rate 0.01
   routebench simulate --balancer ip-hash-sticky:keyed=ring --crash backend-3@30s \\
       --join 45s --duration 60
+
+Your own load balancer (--lb-config FILE[:NAME]): the backends are the serving
+servers of an nginx upstream or HAProxy backend, named as it names them (HAProxy:
+server names; nginx: addresses; backend-0, backend-1, ... still work), and
+ip-hash-sticky and key-hash route through its own hashing: its servers, weights,
+hash and key. A backend that crashes or drains is what the product does with a
+failed server (nginx keeps its weight in the total and rehashes past it, HAProxy
+takes it out of the tree or map and keeps every id); one that joins is a new
+server line at the end. Weights shape the hashing only: every backend has
+--workers workers. ip-hash-sticky:keyed=NAME or key-hash:keyed=NAME still run
+that strategy over the same servers, for comparison. Without --balancer: the
+balancer that routes what the configuration hashes (ip-hash-sticky for balance
+source / ip_hash, key-hash:on=user for a header or cookie, key-hash:on=key for
+a URI or URL parameter) and the preset's free-routing balancers.
+  routebench simulate --lb-config haproxy.cfg:app --crash s2@30s --duration 60
+  routebench simulate --lb-config nginx.conf:clients --scenario nat \\
+      --balancer ip-hash-sticky --balancer ip-hash-sticky:keyed=maglev --balancer p2c
 """
 
 _EVENTS = (("crash", "a backend crashes: in-flight requests fail"),
@@ -64,6 +81,10 @@ def add_parser(sub: Any, light: bool = False) -> None:
 
 def _add_backends(g: Any) -> None:
     g.add_argument("--backends", metavar="N", help="initial backends, backend-0 ... (default 10)")
+    g.add_argument("--lb-config", metavar="FILE[:NAME]",
+                   help="an nginx upstream or HAProxy backend: its serving servers are the "
+                        "backends, and ip-hash-sticky / key-hash route as it does (instead "
+                        "of --backends)")
     g.add_argument("--workers", metavar="W", help="workers a backend (default 4)")
     g.add_argument("--service", metavar="DIST",
                    help="service time in seconds: a distribution or file:PATH of times "
@@ -126,32 +147,161 @@ def run(args: argparse.Namespace) -> int:
     from ..records import make_report
     from ..reports import sim_table, write_json
 
+    lb = _LbBackends.setup(args) if args.lb_config is not None else None
     fields, balancers = scenario_fields(vars(args), lambda spec: _trace_times(args, spec))
     if args.seed < 0:
         raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
-    sc = Scenario(**fields)
-    _check_balancers(sc, balancers)
+    if lb is not None:
+        balancers = lb.balancers(args.balancer, balancers)
+        sc = lb.scenario(Scenario, fields)
+    else:
+        sc = Scenario(**fields)
+    _check_balancers(sc, balancers, lb)
     label = args.scenario or "default"
     stop = (f"{sc.requests:,} requests" if sc.requests else
             f"{sc.duration:g} s" if sc.duration else "every arrival")
     say(args, f"routebench simulate: scenario {label}, {len(balancers)} balancer(s), "
               f"{sc.backends} backends, {stop}, seed {args.seed}")
+    if lb is not None:
+        for line in lb.describe():
+            say(args, line)
     t0 = time.perf_counter()
-    results = [_simulate(args, sc, spec).record(label) for spec in balancers]
+    results = [_simulate(args, sc, spec, lb).record(label) for spec in balancers]
     elapsed = time.perf_counter() - t0
+    if lb is not None:
+        results = [lb.rename_record(r) for r in results]
     print(sim_table([r.to_json() for r in results], args.format))
     not_reached = {(e.kind, e.backend, e.time) for e in sc.events} - {
-        (e["event"], e["backend"], e["time"]) for r in results for e in r.events}
+        (e["event"], e["backend"] if lb is None else lb.internal(e["backend"]), e["time"])
+        for r in results for e in r.events}
     for kind, backend, t in sorted(not_reached, key=lambda x: x[2]):
-        say(args, f"note: {kind} {backend}@{t:g}s was not reached: the run ended first")
+        shown = backend if lb is None else lb.shown(backend)
+        say(args, f"note: {kind} {shown}@{t:g}s was not reached: the run ended first")
     if args.json:
+        flags = scenario_flags(sc, balancers, args.seed)
+        if lb is not None:
+            flags = lb.flags(flags)
         config = {"scenario": label, "seed": args.seed, "balancers": balancers,
-                  "scenario_params": sc.describe(),
-                  "reproduce": "routebench simulate " + scenario_flags(sc, balancers, args.seed),
+                  "scenario_params": sc.describe() if lb is None else lb.rename(sc.describe()),
+                  "reproduce": "routebench simulate " + flags,
                   "elapsed_s": round(elapsed, 2)}
+        if lb is not None:
+            config["lb_config"] = lb.cfg.label
         path = write_json(args.json, make_report("simulate", results, config))
         say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
     return 0
+
+
+class _LbBackends:
+    """``--lb-config``: the configuration's serving servers as the simulated backends
+    (``backend-i`` is the i-th), names translated both ways."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.servers = [s.name for s in cfg.serving]
+        self.to_backend = {n: f"backend-{i}" for i, n in enumerate(self.servers)}
+        self.to_server = {b: n for n, b in self.to_backend.items()}
+
+    @classmethod
+    def setup(cls, args: argparse.Namespace) -> _LbBackends:
+        """Read the configuration and rewrite the options that name its servers."""
+        from ..lbconfig import read_lb_spec
+
+        if args.backends is not None:
+            raise RoutebenchError("--lb-config and --backends cannot be combined: the "
+                                  "configuration's servers are the backends; drop --backends")
+        cfg = read_lb_spec(args.lb_config)
+        cfg.strategy  # noqa: B018 - a configuration routebench cannot build is refused now
+        lb = cls(cfg)
+        if not lb.servers:
+            raise RoutebenchError(f"{cfg.label}: no server takes requests")
+        args.backends = str(len(lb.servers))
+        for kind, _ in _EVENTS:
+            given = getattr(args, kind, None)
+            if given:
+                setattr(args, kind, [lb._event(t) for t in given])
+        if args.speed:
+            args.speed = [lb._speed(t) for t in args.speed]
+        return lb
+
+    def _event(self, text: str) -> str:
+        name, at, t = text.rpartition("@")
+        return f"{self.to_backend.get(name, name)}@{t}" if at else text
+
+    def _speed(self, text: str) -> str:
+        name, eq, v = text.partition("=")
+        return f"{self.to_backend.get(name.strip(), name)}={v}" if eq else text
+
+    def internal(self, name: str) -> str:
+        return self.to_backend.get(name, name)
+
+    def shown(self, name: str) -> str:
+        return self.to_server.get(name, name)
+
+    def rename(self, obj: Any) -> Any:
+        """Every ``backend-i`` in strings of a JSON-like object, as its server's name."""
+        import re
+
+        if isinstance(obj, str):
+            return re.sub(r"\bbackend-\d+\b", lambda m: self.to_server.get(m[0], m[0]), obj)
+        if isinstance(obj, dict):
+            return {k: self.rename(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.rename(v) for v in obj]
+        return obj
+
+    def rename_record(self, rec: Any) -> Any:
+        from dataclasses import replace
+
+        return replace(rec, backends=self.rename(rec.backends), events=self.rename(rec.events),
+                       nat_groups=self.rename(rec.nat_groups), series=self.rename(rec.series),
+                       scenario_params=self.rename(rec.scenario_params))
+
+    def flags(self, flags: str) -> str:
+        """``scenario_flags`` for ``--lb-config``: its servers by name, no --backends."""
+        import re
+        import shlex
+
+        flags = re.sub(r"--backends \d+ ?", "", flags)
+        return f"--lb-config {shlex.quote(self.cfg.label)} " + self.rename(flags)
+
+    def balancers(self, given: list[str] | None, chosen: list[str]) -> list[str]:
+        """Without --balancer: the configuration's own, then the preset's free routing."""
+        from .._params import parse_spec
+        from ..lbconfig._sim import CONFIG_BALANCERS, natural_balancer
+
+        if given:
+            return chosen
+        rest = [b for b in chosen if parse_spec(b)[0] not in CONFIG_BALANCERS]
+        return [natural_balancer(self.cfg), *rest]
+
+    def scenario(self, scenario: Any, fields: dict[str, Any]) -> Any:
+        try:
+            return scenario(**fields)
+        except RoutebenchError as exc:  # name the servers, not backend-i
+            raise RoutebenchError(self.rename(str(exc))) from None
+
+    def registry(self) -> Any:
+        from ..lbconfig._sim import config_registry
+
+        return config_registry(self.cfg, self.to_server)
+
+    def balancer(self, spec: str) -> Any:
+        """The balancer object for ``spec`` (routing through the configuration), or the
+        spec itself when it runs as it is."""
+        from ..lbconfig._sim import config_balancer
+
+        return config_balancer(spec, self.cfg) or spec
+
+    def describe(self) -> list[str]:
+        c = self.cfg
+        shown = ", ".join(f"{s.name} (weight {s.weight})" for s in c.serving)
+        out = [f"{c.product} {c.label}: {c.strategy_name}, {c.key_expr}; backends: {shown}"]
+        left = [s for s in c.servers if s not in c.serving]
+        if left:
+            out.append("not simulated (no hashed requests): " + ", ".join(
+                f"{s.name} ({s.state})" for s in left))
+        return out
 
 
 def _trace_times(args: argparse.Namespace, spec: str) -> Any:
@@ -164,19 +314,20 @@ def _trace_times(args: argparse.Namespace, spec: str) -> Any:
     return times
 
 
-def _check_balancers(sc: Any, balancers: list[str]) -> None:
+def _check_balancers(sc: Any, balancers: list[str], lb: _LbBackends | None = None) -> None:
     """Every name and parameter, checked before the first run."""
     from ..harness.sim.simulator import make_balancer
     from ..registry import registry
 
     for spec in balancers:
         try:
-            make_balancer(spec, sc.names, registry).policy()
+            make_balancer(spec if lb is None else lb.balancer(spec), sc.names, registry).policy()
         except RoutebenchError as e:
             raise RoutebenchError(f"--balancer {spec!r}: {e}") from None
 
 
-def _simulate(args: argparse.Namespace, sc: Any, spec: str) -> Any:
+def _simulate(args: argparse.Namespace, sc: Any, spec: str, lb: _LbBackends | None = None
+              ) -> Any:
     from ..harness.sim.simulator import simulate
 
     bar = None
@@ -187,7 +338,9 @@ def _simulate(args: argparse.Namespace, sc: Any, spec: str) -> Any:
                    desc=spec, unit=" req" if sc.requests else " sim-s", unit_scale=True,
                    leave=False, file=sys.stderr, disable=None, dynamic_ncols=True)
     try:
-        return simulate(sc, spec, seed=args.seed, progress=bar)
+        if lb is None:
+            return simulate(sc, spec, seed=args.seed, progress=bar)
+        return simulate(sc, lb.balancer(spec), seed=args.seed, progress=bar, reg=lb.registry())
     finally:
         if bar is not None:
             bar.close()

@@ -43,8 +43,8 @@ from ..hashing import as_bytes
 from ..strategies.nginx import MAX_CHASH_POINTS
 from . import _haproxy, _keys, _nginx
 
-__all__ = ["read_lb_config", "LbConfig", "Server", "EditRemap", "edit_remap", "detect_product",
-           "PRODUCTS", "NGINX_KEY_VARIABLES"]
+__all__ = ["read_lb_config", "read_lb_spec", "split_spec", "LbConfig", "Server", "EditRemap",
+           "edit_remap", "detect_product", "PRODUCTS", "NGINX_KEY_VARIABLES"]
 
 PRODUCTS = ("nginx", "haproxy")
 #: nginx variables a ``hash`` key may use (one a key, with any literal text around it)
@@ -151,6 +151,11 @@ class LbConfig:
                               f"{choices(s.name for s in self.servers)}")
 
     @property
+    def label(self) -> str:
+        """``FILE:SECTION``, as ``--lb-config`` takes it."""
+        return f"{self.path}:{self.section}"
+
+    @property
     def _what(self) -> str:
         return (f"upstream {self.section}" if self.product == "nginx"
                 else f"{self.context} {self.section}")
@@ -222,6 +227,30 @@ class LbConfig:
         return self._edited(tuple(replace(s, down=True) if s is target else s
                                   for s in self.servers))
 
+    def with_server(self, name: str, weight: int | None = None) -> LbConfig:
+        """This configuration with one more server line at the end: for nginx ``name``
+        is its address (what the consistent hash hashes), for HAProxy its name (it
+        takes the next free id). ``weight`` defaults to the most common weight of
+        the servers that take requests."""
+        if any(name in (s.name, s.node, s.address) for s in self.servers):
+            raise RoutebenchError(f"{self.path}: {self._what}: server {name!r} is already "
+                                  "there; name a new one")
+        if weight is None:
+            ws = [s.weight for s in (self.serving or self.servers)]
+            weight = max(set(ws), key=lambda w: (ws.count(w), -w))
+        if self.product == "haproxy" and not 1 <= weight <= 256:
+            raise RoutebenchError(f"server {name}: weight {weight}: HAProxy accepts 1 to 256")
+        if weight < 1:
+            raise RoutebenchError(f"server {name}: weight {weight}: a new server needs a "
+                                  "weight of 1 or more")
+        line = max(s.line for s in self.servers) + 1
+        if self.product == "nginx":
+            new = Server(name, name, name, weight, line)
+            return self._edited((*self.servers, new))
+        ids = _assign_ids([s.id if s.explicit_id else None for s in self.servers] + [None])
+        kept = tuple(replace(s, id=i) for s, i in zip(self.servers, ids))
+        return self._edited((*kept, Server(name, "-", name, weight, line, id=ids[-1])))
+
     def _edited(self, servers: tuple[Server, ...]) -> LbConfig:
         return replace(self, servers=servers)
 
@@ -288,6 +317,26 @@ def read_lb_config(path: str | Path, name: str | None = None, *, product: str | 
     return _read_haproxy(p, name)
 
 
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``FILE[:NAME]`` -> (FILE, NAME or None). A path that exists as given is a file
+    without a name, so a file name holding ``:`` still works."""
+    if not spec:
+        raise RoutebenchError("--lb-config: expected FILE[:NAME], e.g. haproxy.cfg:app")
+    if Path(spec).exists() or ":" not in spec:
+        return spec, None
+    path, _, name = spec.rpartition(":")
+    if not path or not name:
+        raise RoutebenchError(f"--lb-config {spec!r}: expected FILE[:NAME], e.g. "
+                              "haproxy.cfg:app or nginx.conf:cache")
+    return path, name
+
+
+def read_lb_spec(spec: str) -> LbConfig:
+    """The configuration ``FILE[:NAME]`` names (the ``--lb-config`` syntax)."""
+    path, name = split_spec(spec)
+    return read_lb_config(path, name)
+
+
 def _pick(path: Path, found: Sequence[Any], name: str | None, what: str,
           names: Callable[[Any], str]) -> Any:
     if not found:
@@ -322,7 +371,7 @@ def _nginx_key(expr: str, where: str
     pre, post = expr[:m.start()].encode(), expr[m.end():].encode()
     fn: Callable[[bytes], bytes]
     if var == "request_uri":
-        kind, name, fn = "uri", None, lambda v: v
+        kind, name, fn = "uri", None, _keys.nginx_request_uri
     elif var == "uri":
         kind, name, fn = "uri", None, _keys.nginx_uri
     elif var in ("args", "query_string"):

@@ -14,7 +14,8 @@ import socket
 from urllib.parse import unquote_to_bytes
 
 __all__ = ["haproxy_uri", "haproxy_header", "haproxy_url_param", "nginx_arg", "nginx_cookie",
-           "nginx_uri", "nginx_header", "packed_address", "address_text"]
+           "nginx_uri", "nginx_request_uri", "nginx_header", "packed_address", "address_text",
+           "client_text"]
 
 _SCHEME = re.compile(rb"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -39,6 +40,17 @@ def address_text(packed: bytes) -> str:
     """An address's canonical text (as nginx's $remote_addr shows it)."""
     family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
     return socket.inet_ntop(family, packed)
+
+
+def client_text(value: bytes) -> bytes:
+    """A client address in text is itself; any other key (a user id, a simulated
+    session) stands for the IPv4 address routebench's product models give it (the
+    high 32 bits of its XXH3-64), so it can be routed as a client address."""
+    if packed_address(value) is not None:
+        return value
+    from ..strategies._product import client_address
+
+    return address_text(client_address(value)).encode()
 
 
 # -- HAProxy (src/backend.c, src/http.c; v2.6) -------------------------------------
@@ -168,6 +180,17 @@ def nginx_cookie(value: bytes, name: bytes) -> bytes:
         if eq and k.strip(_OWS).lower() == name.lower():
             return v.strip(_OWS)
     return b""
+
+
+def nginx_request_uri(uri: bytes) -> bytes:
+    """``$request_uri``: the URI as the request line sent it, query string kept; an
+    absolute-form URI (``http://host/a?b``) from its path (or its ``?``) on, as nginx's
+    ``uri_start`` is set; ``/`` when it has neither."""
+    m = _SCHEME.match(uri)
+    if m is None:
+        return uri
+    ends = [i for i in (uri.find(b"/", m.end()), uri.find(b"?", m.end())) if i >= 0]
+    return uri[min(ends):] if ends else b"/"
 
 
 def nginx_uri(uri: bytes) -> bytes:

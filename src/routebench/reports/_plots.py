@@ -9,9 +9,10 @@ state is kept, and the figures render the same on a headless CI machine.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ __all__ = [
     "load_over_time",
     "backend_load",
     "timing_intervals",
+    "sweep_vs_nodes",
+    "sweep_vs_param",
+    "sweep_param_axes",
     "main_variants",
     "unique",
 ]
@@ -507,4 +511,87 @@ def timing_intervals(rows: Sequence[Any], path: Path) -> Path | None:
     fig.suptitle("Timing: candidate over base, measured in one job"
                  + (f" (the first 60 of {total}; every one is in the table)" if total > 60
                     else ""))
+    return _save(fig, path)
+
+
+# -- sweeps (routebench sweep) --------------------------------------------------------------
+def _sweep_points(rs: Iterable[Record], metric: str, x: Callable[[Record], float | None],
+                  line: Callable[[Record], str]) -> dict[str, dict[float, list[float]]]:
+    """line -> x -> the metric's values over replicates."""
+    out: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rs:
+        v, xv = _metric(r, metric), x(r)
+        if v is not None and xv is not None and math.isfinite(v):
+            out[line(r)][xv].append(v)
+    return out
+
+
+def _sweep_lines(ax: Any, pts: Mapping[str, Mapping[float, list[float]]],
+                 colors: Colors) -> None:
+    """One line a strategy through the replicates' mean; a band from their least to most."""
+    for name, by_x in pts.items():
+        xs = sorted(by_x)
+        mean = [float(np.mean(by_x[x])) for x in xs]
+        ax.plot(xs, mean, marker=colors.marker(name), color=colors.color(name), label=name,
+                linewidth=1.6, alpha=0.9)
+        if any(len(by_x[x]) > 1 for x in xs):
+            ax.fill_between(xs, [min(by_x[x]) for x in xs], [max(by_x[x]) for x in xs],
+                            color=colors.color(name), alpha=0.15, linewidth=0)
+
+
+def sweep_vs_nodes(results: Sequence[Record], path: Path, colors: Colors,
+                   metric: str) -> Path | None:
+    """A sweep's ``metric`` against N, one line a strategy, one panel a trace (up to 4)."""
+    rs = [r for r in results if r.get("status", "ok") == "ok" and r.get("nodes")]
+    traces = list(dict.fromkeys(str(r.get("trace")) for r in rs))[:4]
+    if not traces or len({r["nodes"] for r in rs}) < 2:
+        return None
+    fig = _figure(4.2 * len(traces) + 2.2, 4.4)
+    axes = fig.subplots(1, len(traces), sharey=True, squeeze=False)[0]
+    for ax, trace in zip(axes, traces):
+        pts = _sweep_points((r for r in rs if str(r.get("trace")) == trace), metric,
+                            lambda r: float(r["nodes"]), _label)
+        _sweep_lines(ax, pts, colors)
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+        ax.set_xlabel("nodes N")
+        ax.set_title(Path(trace).name if "/" in trace else trace, fontsize=9)
+        _style(ax)
+    axes[0].set_ylabel(metric)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(f"{metric} against N (mean over replicates; band: least to most)")
+    return _save(fig, path)
+
+
+def sweep_param_axes(results: Sequence[Record]) -> list[tuple[str, str]]:
+    """(strategy, parameter) pairs a sweep varies over two or more numeric values."""
+    seen: dict[tuple[str, str], set[float]] = defaultdict(set)
+    for r in results:
+        for k, v in (r.get("params") or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                seen[(str(r.get("strategy")), k)].add(float(v))
+    return [key for key, vs in seen.items() if len(vs) >= 2]
+
+
+def sweep_vs_param(results: Sequence[Record], path: Path, colors: Colors, metric: str,
+                   strategy: str, param: str) -> Path | None:
+    """A sweep's ``metric`` against one strategy's parameter, one line an N (first trace)."""
+    rs = [r for r in results if r.get("status", "ok") == "ok"
+          and r.get("strategy") == strategy and param in (r.get("params") or {})]
+    trace = next((str(r.get("trace")) for r in rs), None)
+    rs = [r for r in rs if str(r.get("trace")) == trace]
+    pts = _sweep_points(rs, metric, lambda r: float(r["params"][param]),
+                        lambda r: f"N={r['nodes']}")
+    if not pts:
+        return None
+    fig = _figure(8, 4.4)
+    ax = fig.subplots()
+    _sweep_lines(ax, pts, colors)
+    ax.set_xlabel(f"{strategy} {param}")
+    ax.set_ylabel(metric)
+    _style(ax)
+    ax.legend(fontsize=8, frameon=False)
+    shown = Path(trace).name if trace and "/" in trace else trace
+    fig.suptitle(f"{metric} against {strategy}'s {param} ({shown} trace)")
     return _save(fig, path)

@@ -449,6 +449,9 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
             group = (_label(r, varying), workload(r), str(r.get("nodes", "")))
             cmp.rows.append(Row(group, "-", status=side))
     cmp.notes += _notes(base, new, pairs, timing_unpaired=cmp.not_gated > 0)
+    if any(timed_apart(b, n) for b, n in pairs):
+        cmp.notes.append("note: some results were timed on different workers (a sweep's "
+                         "\"worker\" field): their timing metrics are shown, never gated")
     return cmp
 
 
@@ -478,7 +481,7 @@ def _metric_row(group: tuple[str, str, str], b: Mapping[str, Any], n: Mapping[st
     """One metric of a result pair; timing metrics with interleaved samples get intervals."""
     bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
     row = Row(group, metric, bm.get(metric), nm.get(metric), gate=gate)
-    if metric in TIMING_METRICS:
+    if metric in TIMING_METRICS and not timed_apart(b, n):
         sb, xb, blocks = _samples(b, metric)
         sn, xn, _ = _samples(n, metric)
         if xb and xn and sb is not None and sb == sn and len(xb) == len(xn):
@@ -488,6 +491,14 @@ def _metric_row(group: tuple[str, str, str], b: Mapping[str, Any], n: Mapping[st
             row.old = float(median(xb))
             row.new = float(median(xn))
     return row
+
+
+def timed_apart(b: Mapping[str, Any], n: Mapping[str, Any]) -> bool:
+    """True when either result was timed on a sweep's worker and not on the same one as
+    the other: their timing metrics are not comparable, so they are never gated."""
+    if "worker" not in b and "worker" not in n:
+        return False
+    return b.get("worker") != n.get("worker") or b.get("worker") is None
 
 
 def _judge(row: Row, changed: bool, cmp: Comparison) -> None:

@@ -140,6 +140,9 @@ def publish(reports: Sequence[tuple[str, Mapping[str, Any]]], outdir: str | os.P
         _static_figures(page, static)
     if sims:
         _sim_figures(page, sims)
+    for path, rep in reports:
+        if rep.get("kind") == "sweep":
+            _sweep_figures(page, Path(path).stem, rep)
     if cmp is not None:
         base = f" `{Path(baseline_name).name}`" if baseline_name else ""
         page.blocks.append(_Heading(f"Changes against the baseline{base} (new: "
@@ -198,6 +201,33 @@ def _static_figures(page: _Page, static: Sequence[Mapping[str, Any]]) -> None:
                 "Lookup cost as N grows, log-log: batch lookup_many per key and one scalar "
                 "lookup call. Timings of one run on a shared machine: compare shapes, and use "
                 "`routebench ab` for a gate.")
+
+
+#: what a sweep's axes plots draw, by engine
+SWEEP_METRICS = {"run": ("peak_to_mean", "remap_join", "batch_ns_per_key"),
+                 "simulate": ("latency_p99", "served_imbalance_total", "sessions_lost_pct")}
+
+
+def _sweep_figures(page: _Page, stem: str, rep: Mapping[str, Any]) -> None:
+    """A sweep's axes: each metric against N, one line a strategy; and against each
+    numeric parameter the sweep varies."""
+    from . import _plots
+
+    results = rep["results"]
+    engine = str((rep.get("config") or {}).get("engine") or "run")
+    failed = sum(r.get("status", "ok") != "ok" for r in results)
+    page.blocks.append(_Heading(f"Sweep `{stem}` ({len(results)} cells, engine {engine}"
+                                + (f", {failed} failed" if failed else "") + ")"))
+    for metric in SWEEP_METRICS.get(engine, ()):
+        page.figure(lambda rs, p, c, m=metric: _plots.sweep_vs_nodes(rs, p, c, m), results,
+                    f"{stem}-{metric}-vs-nodes", f"{metric} vs N",
+                    f"`{metric}` against N, one line a strategy: the mean over the sweep's "
+                    "replicates, the band from the least to the most.")
+        for strategy, param in _plots.sweep_param_axes(results):
+            page.figure(lambda rs, p, c, m=metric, s=strategy, k=param:
+                        _plots.sweep_vs_param(rs, p, c, m, s, k), results,
+                        f"{stem}-{metric}-vs-{strategy}-{param}", f"{metric} vs {param}",
+                        f"`{metric}` against {strategy}'s `{param}`, one line an N.")
 
 
 def _sim_figures(page: _Page, sims: Sequence[Mapping[str, Any]]) -> None:

@@ -11,7 +11,8 @@ from tabulate import tabulate
 
 from .._errors import RoutebenchError, choices
 
-__all__ = ["FORMATS", "run_table", "format_table", "fmt_bytes", "flatten"]
+__all__ = ["FORMATS", "run_table", "format_table", "fmt_bytes", "flatten", "lb_balance_table",
+           "lb_edits_table", "lb_notes", "removal_table"]
 
 #: --format values: tabulate's table formats, plus csv
 FORMATS = ("github", "plain", "simple", "rst", "html", "csv")
@@ -123,4 +124,215 @@ def run_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
         + [c[1](r["metrics"]) for c in cols]
         for r in results
     ]
+    return format_table(headers, rows, fmt)
+
+
+# -- your own load balancer's configuration (routebench run --lb-config) -----------------
+def _pct(v: float | None) -> str:
+    """A share as a percentage to 3 significant digits (never a bare 0 for a small one)."""
+    if v is None:
+        return "-"
+    return "0%" if v == 0 else f"{100 * v:.3g}%"
+
+
+_LB_BALANCE: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
+    ("requests", lambda r: f"{r['metrics'].get('requests', 0):,}"),
+    ("distinct keys", lambda r: _num(",")(r["metrics"].get("distinct_keys"))),
+    ("no key: round robin", lambda r: _pct(r["metrics"].get("round_robin_requests"))),
+    ("chi2 p", lambda r: _p(r["metrics"].get("chi2_p"))),
+    ("peak/mean (random)", lambda r: _pair("peak_to_mean", "peak_to_mean_random",
+                                           _num(".3f"))(r["metrics"])),
+    ("CoV", lambda r: _num(".3f")(r["metrics"].get("cov"))),
+]
+
+
+def _edit_name(r: Mapping[str, Any], edit: str) -> str:
+    if edit == "delete":
+        return "delete line"
+    if edit == "add":
+        return "add"
+    return "disabled" if (r.get("config") or {}).get("product") == "haproxy" else "down"
+
+
+def lb_balance_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
+    """``run --lb-config``: one row a configuration and trace (balance, keyless requests,
+    NAT skew); CSV carries every metric."""
+    if fmt == "csv":
+        return csv_table(results)
+    cols = list(_LB_BALANCE)
+    if any((r["metrics"].get("round_robin_retries") or 0) > 0 for r in results):
+        cols.insert(3, ("nginx >20 retries: round robin",
+                        lambda r: _pct(r["metrics"].get("round_robin_retries"))))
+    if any("nat_peak_to_mean_ip" in r["metrics"] for r in results):
+        cols.append((NAT_COLUMN[0], lambda r: NAT_COLUMN[1](r["metrics"])))
+    headers = ["config", "strategy", "trace (column)", "N"] + [c[0] for c in cols]
+    rows = [[r["label"], r["strategy"], f"{r['trace']} ({r.get('route_on')})", r["nodes"]]
+            + [c[1](r) for c in cols] for r in results]
+    return format_table(headers, rows, fmt)
+
+
+def lb_edits_table(result: Mapping[str, Any], fmt: str = "github") -> str:
+    """``run --lb-config``: per serving server, what deleting its line and marking it down
+    move (shares of distinct keys and of requests; collateral: moved between servers
+    that stayed), then adding one server."""
+    edits = result.get("edits") or []
+    servers = {s["name"]: s for s in result.get("servers") or []}
+    rr = any((e.get("round_robin") or 0) > 0 or (e.get("round_robin_requests") or 0) > 0
+             for e in edits)
+    headers = ["server", "weight", "edit", "its keys", "keys moved", "collateral",
+               "requests moved", "collateral requests"] + (["round robin (nginx)"] if rr else [])
+    if fmt == "csv":
+        keys = ["server", "edit", "weight", "keys", "on_server", "moved", "collateral",
+                "round_robin", "on_server_requests", "moved_requests", "collateral_requests",
+                "round_robin_requests", "note"]
+        return format_table(keys, [[e.get(k, servers.get(e["server"], {}).get(k, ""))
+                                    for k in keys] for e in edits], "csv")
+    rows = []
+    for e in edits:
+        s = servers.get(e["server"], {})
+        weight = e.get("weight") if e["edit"] == "add" else s.get("weight")
+        row = [e["server"], "-" if weight is None else weight, _edit_name(result, e["edit"]),
+               _pct(e.get("on_server")), _pct(e.get("moved")), _pct(e.get("collateral")),
+               _pct(e.get("moved_requests")), _pct(e.get("collateral_requests"))]
+        if rr:
+            row.append(f"{_pct(e.get('round_robin'))} / {_pct(e.get('round_robin_requests'))}")
+        if e.get("note"):
+            row[4] = f"- ({e['note']})"
+        rows.append(row)
+    return format_table(headers, rows, fmt)
+
+
+def _worst_edit(edits: Sequence[Mapping[str, Any]], edit: str,
+                col: str = "collateral") -> Mapping[str, Any] | None:
+    rows = [e for e in edits if e["edit"] == edit and e.get(col) is not None]
+    return max(rows, key=lambda e: e[col]) if rows else None
+
+
+def lb_notes(result: Mapping[str, Any]) -> list[str]:
+    """What the ``run --lb-config`` tables say about the configuration's edits, in words:
+    which edit is the cheap one, and the products' traps the numbers show."""
+    edits = result.get("edits") or []
+    m = result.get("metrics") or {}
+    cfg = result.get("config") or {}
+    product, strategy = cfg.get("product"), result.get("strategy")
+    down = "disabled" if product == "haproxy" else "down"
+    out = []
+    dl, dn = _worst_edit(edits, "delete"), _worst_edit(edits, "down")
+    if dl is not None and dn is not None and (dl["collateral"] or 0) > (dn["collateral"] or 0):
+        s, n = dl["server"], next((e for e in edits if e["server"] == dl["server"]
+                                   and e["edit"] == "down"), dn)
+        if strategy == "haproxy-chash":
+            why = ("HAProxy numbers servers without `id N` 1..n in declaration order, so "
+                   "deleting a line renumbers every later server and moves its points")
+            fix = "give each server an explicit `id N`, or disable instead of deleting"
+        elif product == "nginx":
+            why = ("deleting a line changes the total weight nginx takes the hash modulo; "
+                   "`down` keeps the server's weight in the total")
+            fix = "mark servers down instead of deleting them"
+        else:
+            why = "deleting a line rebuilds the mapping of every key"
+            fix = f"mark servers {down} instead of deleting them"
+        out.append(f"deleting {s}'s line moves {_pct(dl['moved'])} of keys, "
+                   f"{_pct(dl['collateral'])} between servers that stayed; `{down}` moves "
+                   f"{_pct(n.get('moved'))} ({_pct(n.get('collateral'))} collateral): {why}. "
+                   f"Cheaper: {fix}.")
+    elif dl is not None and dn is not None and (dn["collateral"] or 0) > 0:
+        out.append(f"marking a server {down} moves as much as deleting it (up to "
+                   f"{_pct(dn['collateral'])} of keys between servers that stayed)"
+                   + (": hash-type map-based rebuilds its map either way; hash-type "
+                      "consistent moves only the server's own keys"
+                      if strategy == "haproxy-map" else ""))
+    elif dl is not None and dn is not None:
+        out.append(f"deleting a server's line and marking it {down} both move only its own "
+                   "keys (no collateral)")
+    rr = _worst_edit(edits, "down", "round_robin")
+    if rr is not None and (rr.get("round_robin") or 0) > 0:
+        out.append(f"nginx retries a key past down servers up to 20 times, then balances it "
+                   f"round robin: marking {rr['server']} down sends {_pct(rr['round_robin'])} "
+                   f"of keys ({_pct(rr.get('round_robin_requests'))} of requests) round robin")
+    if (m.get("round_robin_retries") or 0) > 0:
+        out.append(f"as configured, {_pct(m['round_robin_retries'])} of requests find only "
+                   "down servers in 20 retries: nginx balances them round robin")
+    if (m.get("round_robin_requests") or 0) > 0:
+        out.append(f"{_pct(m['round_robin_requests'])} of requests have no key "
+                   f"({cfg.get('key_expr')}): the product balances them round robin, outside "
+                   "the balance figures")
+    add = next((e for e in edits if e["edit"] == "add"), None)
+    if add is not None and add.get("moved") is not None:
+        extra = (f", {_pct(add['collateral'])} of them between the old servers"
+                 if (add.get("collateral") or 0) > 0 else " (onto it alone)")
+        out.append(f"adding {add['server']} moves {_pct(add['moved'])} of keys{extra}")
+    return out
+
+
+# -- mass removal and restore (run_removals) -----------------------------------------------
+def _share(v: float | None) -> str:
+    """A share as a percentage, 3 significant digits; a small one never shown as 0."""
+    if v is None:
+        return "-"
+    return "0%" if v == 0 else f"{100 * v:.3g}%"
+
+
+def _duration(ns: float | None) -> str:
+    if ns is None:
+        return "-"
+    for unit, size in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= size:
+            return f"{ns / size:.3g} {unit}"
+    return f"{ns:.0f} ns"
+
+
+#: (header, function of one step) for the removal table
+_REMOVAL_COLUMNS: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
+    ("step", lambda st: str(st.get("step", ""))),
+    ("nodes", lambda st: _num(",")(st.get("survivors"))),
+    ("peak/mean (random)", lambda st: _pair("peak_to_mean", "peak_to_mean_random",
+                                            _num(".3f"))(dict(st))),
+    ("CoV (random)", lambda st: _pair("cov", "cov_random", _num(".3f"))(dict(st))),
+    ("keys moved (min)", lambda st: "-" if st.get("keys_moved") is None else
+     f"{_share(st['keys_moved'])} ({_share(st.get('keys_moved_min'))})"),
+    ("between survivors", lambda st: "-" if st.get("moved_between_survivors") is None else
+     f"{st['moved_between_survivors']:,} ({_share(st.get('moved_between_survivors_share'))})"),
+    ("restored", lambda st: "" if st.get("restored_share") is None
+     else _share(st["restored_share"])),
+    ("batch ns/key", lambda st: _num(".1f")(st.get("batch_ns_per_key"))),
+    ("memory (state)", lambda st: "" if st.get("memory_bytes") is None
+     else fmt_bytes(st["memory_bytes"]) + ("" if st.get("memory_state_bytes") is None
+                                           else f" ({fmt_bytes(st['memory_state_bytes'])})")),
+]
+
+
+def _as_json(r: Any) -> Mapping[str, Any]:
+    return r.to_json() if hasattr(r, "to_json") else r
+
+
+def removal_table(results: Sequence[Any], fmt: str = "github") -> str:
+    """Mass removal and restore: one row a step of each record (``RemovalResult`` or
+    its JSON object), the strategy, N, order and resize cost on its first row. An
+    order forced to lifo (a last-only strategy) reads ``lifo (last only)``. CSV: one
+    row a step with every field unformatted, the record's summary on each."""
+    recs = [_as_json(r) for r in results]
+    if fmt == "csv":
+        flat = []
+        for r in recs:
+            fixed = {"strategy": r["strategy"],
+                     "params": ";".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()),
+                     "nodes": r.get("nodes"), "order": r.get("order"), "note": r.get("note"),
+                     "scenario": r.get("scenario")}
+            for st in r.get("steps") or []:
+                flat.append({**fixed, **st, **(r.get("metrics") or {})})
+        headers: list[str] = []
+        for row in flat:
+            headers += [k for k in row if k not in headers]
+        return format_table(headers, [[row.get(h, "") for h in headers] for row in flat], "csv")
+    headers = ["strategy", "N", "order", "remove / add"] + [c[0] for c in _REMOVAL_COLUMNS]
+    rows = []
+    for r in recs:
+        m = r.get("metrics") or {}
+        order = str(r.get("order", "")) + (" (last only)" if r.get("note") else "")
+        resize = ("-" if m.get("remove_ns_median") is None else
+                  f"{_duration(m['remove_ns_median'])} / {_duration(m.get('add_ns_median'))}")
+        for i, st in enumerate(r.get("steps") or []):
+            head = [r["label"], f"{r['nodes']:,}", order, resize] if i == 0 else [""] * 4
+            rows.append(head + [c[1](st) for c in _REMOVAL_COLUMNS])
     return format_table(headers, rows, fmt)

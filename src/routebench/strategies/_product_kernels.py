@@ -161,10 +161,15 @@ def nginx_hash_many(digests, first, cum, down, any_down, x2n, table, out, tries)
         crc = d & M32
         acc = (crc >> U64(16)) & U64(0x7FFF)
         p = first[acc]
+        p0 = p
         t = 0
         if any_down and down[p]:
             shift = _x8n(d >> U64(32), x2n)
             while down[p]:
+                if t == NGINX_TRIES:  # nginx's round robin from here on
+                    p = _next_up(down, p0)
+                    t += 1
+                    break
                 t += 1
                 c = _gf2_mult(shift, _crc_decimal(U64(t), table)) ^ crc
                 acc = (acc + ((c >> U64(16)) & U64(0x7FFF))) & M32
@@ -175,6 +180,24 @@ def nginx_hash_many(digests, first, cum, down, any_down, x2n, table, out, tries)
 
 
 IPHASH_MOD = 6271
+
+
+#: attempts nginx makes past down peers before it falls back to round robin: a key
+#: still on a down peer after them (tries > 20) is given to the next peer that is up
+#: after the first one tried, the model's stand-in for round robin (which depends on
+#: earlier traffic); the rehash sequence can cycle among down peers forever (ip_hash's
+#: affine map has fixed points), so the loop must stop here
+NGINX_TRIES = 20
+
+
+@njit(cache=True, inline="always")
+def _next_up(down, p0):
+    n = down.size
+    for k in range(1, n + 1):
+        j = (p0 + k) % n
+        if not down[j]:
+            return j
+    return p0
 
 
 @njit(cache=True)
@@ -191,11 +214,16 @@ def nginx_iphash_many(digests, first, cum, down, any_down, mul3, mul16, out, tri
         c = np.int64((d & M32) % U64(IPHASH_MOD))
         v6 = (d >> U64(32)) == U64(16)
         p = first[c + IPHASH_MOD] if v6 else first[c]
+        p0 = p
         t = 0
         if any_down and down[p]:
             mul = mul16 if v6 else mul3
             h = (89 * mul + c) % IPHASH_MOD
             while down[p]:
+                if t == NGINX_TRIES:  # nginx's round robin from here on
+                    p = _next_up(down, p0)
+                    t += 1
+                    break
                 t += 1
                 h = (h * mul + c) % IPHASH_MOD
                 p = _walk(h % tw, cum)

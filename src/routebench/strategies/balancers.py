@@ -41,12 +41,16 @@ def _keyed_params(keyed: str, hash_name: str) -> tuple[tuple[str, str], ...]:
     from ..registry import registry
 
     cls = registry.get(keyed)
-    if any(p.name == "hash" for p in cls.params):
+    takes = next((p for p in cls.params if p.name == "hash"), None)
+    if takes is not None and (takes.choices is None or hash_name in takes.choices):
         return (("hash", hash_name),)
+    # a fixed hash, or a product's own hash functions (HAProxy's sdbm ..., Envoy's xxhash):
+    # the default leaves the strategy's own default in force
     if hash_name != HASH_PARAM.default:
+        own = (f"its hash= takes {choices(takes.choices)}" if takes is not None and takes.choices
+               else "it has a fixed hash function")
         raise RoutebenchError(
-            f"keyed strategy {keyed!r} has a fixed hash function; hash={hash_name!r} "
-            "is not accepted with it"
+            f"keyed strategy {keyed!r} does not take hash={hash_name!r}: {own}"
         )
     return ()
 

@@ -1,0 +1,50 @@
+"""What a built structure holds, counted on this thread's call only.
+
+``timing.build_cost`` reads tracemalloc's process-wide total, which on a Dask
+worker also counts what the worker's own threads allocate meanwhile (its event
+loop, heartbeats): the figure then depends on where the cell ran. Here only
+the allocations made beneath this module's frame count (a tracemalloc filter on
+this file, every frame of each traceback), so a cell's ``memory_bytes`` is the
+same in this process and on any worker. This file holds nothing else, so that
+the filter matches these calls alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["held_bytes"]
+
+#: frames kept a traceback: deep enough to reach this module from a numpy buffer
+_FRAMES = 128
+
+
+def held_bytes(factory: Callable[[], Any]) -> int:
+    """Bytes the object ``factory()`` returns still holds (after a warm-up call)."""
+    factory()
+    gc.collect()
+    if tracemalloc.is_tracing():  # someone else's trace: the process-wide figure will do
+        before = tracemalloc.get_traced_memory()[0]
+        obj = factory()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+        del obj
+        return max(int(held), 0)
+    tracemalloc.start(_FRAMES)
+    try:
+        obj = _build(factory)
+        gc.collect()
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, __file__, all_frames=True)])
+        held = sum(t.size for t in snap.traces)
+        del obj
+    finally:
+        tracemalloc.stop()
+    return int(held)
+
+
+def _build(factory: Callable[[], Any]) -> Any:
+    return factory()
