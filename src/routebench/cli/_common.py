@@ -291,6 +291,11 @@ def strategy_specs(texts: Sequence[str] | None, check: bool = False) -> list[Any
     return specs
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 trace``, ``3 traces``."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def check_common_options(args: argparse.Namespace) -> None:
     """Options many commands share, checked before any work: a bad one costs no run."""
     seed = getattr(args, "seed", None)

@@ -19,6 +19,7 @@ from ._common import (
     gates,
     node_counts,
     open_traces,
+    plural,
     print_comparison,
     progress,
     say,
@@ -93,6 +94,17 @@ def add_parser(sub: Any, light: bool = False) -> None:
                         "and this version interleaved, so timing gates apply")
     add_gate_options(g)
     add_ab_options(g, keys=False)
+    c = r.add_argument_group(
+        "caches", "give every node a cache and measure hit ratios, and what a join or leave "
+                  "costs them (LRU and FIFO compiled; other policies through libCacheSim)")
+    c.add_argument("--cache", metavar="POLICY:size=S",
+                   help="e.g. LRU:size=1%% (of the trace's distinct keys), LRU:size=10000 "
+                        "(objects), LRU:size=64MiB (bytes, traces with sizes); policies: LRU, "
+                        "FIFO, ARC, S3FIFO, Sieve, WTinyLFU, ... (libCacheSim's)")
+    c.add_argument("--cache-total", action="store_true",
+                   help="the size is the total of all nodes' caches, split between them")
+    c.add_argument("--cache-window", metavar="N",
+                   help="requests a hit-ratio window (default: 10,000; fewer on a short trace)")
     lb = r.add_argument_group(
         "your own load balancer",
         "replay an nginx upstream or HAProxy backend instead of --strategy/--nodes")
@@ -120,13 +132,21 @@ def run(args: argparse.Namespace) -> int:
     specs = strategy_specs(args.strategy, check=True)
     nodes = node_counts(args.nodes)
     base, gated = _baseline(args)  # a bad baseline or gate is reported before the run
+    cache = _cache_spec(args)
     keys = parse_count(args.keys, "--keys") if args.keys else None
     traces = open_traces(args.trace or DEFAULT_TRACES, keys, args)
     files = [t for t in traces if t.recorded]
-    say(args, f"routebench run: {len(specs)} strategies x {len(nodes)} node counts x "
-              f"{len(traces)} traces, {_size(keys, len(files), len(traces))}, seed {args.seed}")
+    say(args, f"routebench run: {plural(len(specs), 'strategy', 'strategies')} x "
+              f"{plural(len(nodes), 'node count')} x {plural(len(traces), 'trace')}, "
+              f"{_size(keys, len(files), len(traces))}, seed {args.seed}"
+              + (f", a {args.cache} cache a node" if cache is not None and not args.cache_total
+                 else f", {args.cache} caches in all" if cache is not None else ""))
     t0 = time.perf_counter()
-    results = run_static(specs, nodes, traces, seed=args.seed, progress=progress(args.quiet))
+    results = run_static(
+        specs, nodes, traces, seed=args.seed, progress=progress(args.quiet), cache=cache,
+        cache_total=args.cache_total,
+        cache_window=parse_count(args.cache_window, "--cache-window") if args.cache_window
+        else None)
     elapsed = time.perf_counter() - t0
     for t in files:
         say(args, f"{t.label}: {t.stats.summary()}; routed on {t.route_on}")
@@ -146,6 +166,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print()
     return print_comparison(args, base, report, gated)
+
+
+def _cache_spec(args: argparse.Namespace) -> Any:
+    """``--cache`` parsed now (a bad spec costs no run); None without it."""
+    if not args.cache:
+        if args.cache_total or args.cache_window:
+            raise RoutebenchError("--cache-total and --cache-window go with --cache "
+                                  "POLICY:size=S")
+        return None
+    from ..caches import CacheSpec
+
+    return CacheSpec.parse(args.cache)
 
 
 def _baseline(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:

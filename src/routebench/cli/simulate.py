@@ -118,6 +118,12 @@ def _add_sessions(g: Any) -> None:
 
 
 def _add_state(g: Any) -> None:
+    g.add_argument("--cache", metavar="POLICY:size=S",
+                   help="a cache on every backend: LRU or FIFO, size in objects or a share "
+                        "of the content keys, e.g. LRU:size=1%%; a crash empties it, a "
+                        "recover or join starts cold (hit ratio and miss balance reported)")
+    g.add_argument("--cache-total", action="store_true",
+                   help="the --cache size is the total of all backends' caches")
     g.add_argument("--store", choices=("local", "external"),
                    help="local: on the backend (lost on crash or re-route); external: a shared "
                         "store (default local)")

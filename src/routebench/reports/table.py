@@ -76,6 +76,17 @@ NAT_COLUMN = ("NAT peak/mean ip / user", lambda m: "-" if m.get("nat_peak_to_mea
               else f"{m['nat_peak_to_mean_ip']:.2f} / {m['nat_peak_to_mean_user']:.2f}")
 
 
+#: shown when the run had caches (--cache)
+CACHE_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("hit ratio (shared / random)", lambda m: "-" if m.get("hit_ratio") is None else
+        f"{m['hit_ratio']:.3f} ({_num('.3f')(m.get('hit_ratio_shared'))} / "
+        f"{_num('.3f')(m.get('hit_ratio_random'))})"),
+    ("miss peak/mean", lambda m: _num(".2f")(m.get("miss_load_peak_to_mean"))),
+    ("join / leave drop", lambda m: f"{_num('.3f')(m.get('join_drop'))} / "
+                                    f"{_num('.3f')(m.get('leave_drop'))}"),
+]
+
+
 def strategy_label(r: Mapping[str, Any]) -> str:
     """The label stored with the record: the strategy with its non-default parameters."""
     return str(r["label"])
@@ -118,6 +129,8 @@ def run_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
     cols = list(RUN_COLUMNS)
     if any("nat_peak_to_mean_ip" in r["metrics"] for r in results):
         cols.insert(6, NAT_COLUMN)
+    if any(r["metrics"].get("hit_ratio") is not None for r in results):
+        cols[6:6] = CACHE_COLUMNS
     headers = ["strategy", "trace", "N"] + [c[0] for c in cols]
     rows = [
         [strategy_label(r), r["trace"], r["nodes"]]

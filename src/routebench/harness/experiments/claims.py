@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,9 @@ CLAIMS: dict[int, str] = {
        "O(N) and the ring's O(log N).",
     8: "Power-of-two-choices adapts to real-time load where consistent hashing does not "
        "(a slow backend, a hot key).",
+    9: "Round-robin gives no cache locality; consistent hashing does, and a join or leave "
+       "sends only ~1/N of the keys to a cold cache.",
+    10: "Bounded-load hashing trades a little locality for balance.",
 }
 
 HOLDS = "holds"
@@ -62,6 +66,18 @@ RULES: dict[str, Any] = {
     "claim8_adapt_below": 1.0,  # every backend offered less than it can serve
     "claim8_tolerance": 0.15,  # relative, offered load at two run lengths
     "claim8_tolerance_points": 3.0,  # forwarded share at two run lengths
+    # 9: hashing's hit ratio at least this far above random routing (the same per-node
+    # caches); round-robin's within this of random routing's; the ring's drop on a join or
+    # leave at most factor x 1/N x the hit ratio before (only ~1/N of the requests find a
+    # cold cache), modulo's at least `most` of it (most keys move)
+    "claim9_locality_min": 0.05,
+    "claim9_rr_points": 0.02,
+    "claim9_drop_factor": 2.0,
+    "claim9_modulo_most": 0.5,
+    # 10: bounded loads at the smallest eps keep at least this share of key-hash's locality
+    # gain over round-robin, and are more balanced than key-hash
+    "claim10_eps": (0.05, 0.1, 0.25, 0.5, 1.0),
+    "claim10_keep": 0.5,
 }
 
 
@@ -840,8 +856,213 @@ def claim8(size: Size, seed: int) -> ClaimResult:
                         "forwarded_pct": fwd, "stay_pct": stay})
 
 
+# -- 9 ------------------------------------------------------------------------
+#: the real cache trace of claim 9, relative to the repository root (absent: skipped)
+ARC_TRACE = Path(__file__).resolve().parents[4] / ".." / "shared" / "datasets" / "arc_oltp.lis.zst"
+_CACHE9 = "LRU:size=1%"
+
+
+def _claim9_static(trace_spec: str, requests: int, seed: int, n: int
+                   ) -> dict[str, dict[str, Any]]:
+    specs = [StrategySpec(x) for x in ("ring", "jump", "maglev", "modulo")]
+    res = run_static(specs, [n], [open_trace(trace_spec, requests, seed)], seed=seed,
+                     cache=_CACHE9)
+    keys = ("hit_ratio", "hit_ratio_random", "hit_ratio_shared", "miss_load_peak_to_mean",
+            "remap_join_requests", "join_hit_ratio_before", "join_dip", "join_drop",
+            "join_recovery_requests", "leave_hit_ratio_before", "leave_dip", "leave_drop",
+            "leave_recovery_requests")
+    return {r.strategy: _keep(r.metrics, keys) for r in res}
+
+
+def claim9(size: Size, seed: int) -> ClaimResult:
+    n = 10
+    lmin, rr_pts = RULES["claim9_locality_min"], RULES["claim9_rr_points"]
+    factor, most = RULES["claim9_drop_factor"], RULES["claim9_modulo_most"]
+    traces = {"zipf": ("zipf", size.keys)}
+    skipped = None
+    if ARC_TRACE.exists():
+        traces["arc_oltp"] = (str(ARC_TRACE), min(size.keys, 914_145))
+    else:
+        skipped = f"the ARC OLTP trace ({ARC_TRACE}) is absent: its part is skipped"
+    runs = {name: _claim9_static(spec, req, seed, n) for name, (spec, req) in traces.items()}
+    # round-robin in the simulator, against random routing and a hash on the content key
+    sc = Scenario(backends=n, requests=size.requests, cache=_CACHE9,
+                  keys="zipf:s=1,universe=100000")
+    sim_b = ("round-robin", "random", "key-hash:on=key")
+    sim = {b: _keep(_sim(sc, b, seed)["metrics"], ("hit_ratio", "miss_load_peak_to_mean"))
+           for b in sim_b}
+    rows: list[list[str]] = []
+    checks: dict[str, dict[str, Any]] = {}
+    for name, got in runs.items():
+        for strat, m in got.items():
+            rows.append([name, strat, _f(m["hit_ratio"], ".3f"), _f(m["hit_ratio_random"], ".3f"),
+                         _f(m["hit_ratio_shared"], ".3f"), _f(m["join_drop"], ".3f"),
+                         _f(m["leave_drop"], ".3f"), _f(m["join_dip"], ".3f")])
+        ring, mod = got["ring"], got["modulo"]
+        bound = {e: factor / n * (ring[f"{e}_hit_ratio_before"] or 0) for e in ("join", "leave")}
+        checks[name] = {
+            "locality": all(got[x]["hit_ratio"] >= got[x]["hit_ratio_random"] + lmin
+                            for x in ("ring", "jump", "maglev")),
+            "ring_small_drop": all(ring[f"{e}_drop"] is not None
+                                   and ring[f"{e}_drop"] <= bound[e] for e in bound),
+            "modulo_large_drop": all(mod[f"{e}_drop"] is not None
+                                     and mod[f"{e}_drop"] >= most * mod[f"{e}_hit_ratio_before"]
+                                     for e in bound),
+            "ring_drop_bound": bound}
+    for b, m in sim.items():
+        rows.append(["simulate", b, _f(m["hit_ratio"], ".3f"), "-", "-", "-", "-", "-"])
+    rr_ok = (abs(sim["round-robin"]["hit_ratio"] - sim["random"]["hit_ratio"]) <= rr_pts
+             and sim["key-hash:on=key"]["hit_ratio"] >= sim["round-robin"]["hit_ratio"] + lmin)
+    parts = {"round-robin has no locality": rr_ok,
+             "hashing keeps locality": all(c["locality"] for c in checks.values()),
+             "a ring's join or leave costs ~1/N": all(c["ring_small_drop"]
+                                                      for c in checks.values())}
+    failed = [k for k, v in parts.items() if not v]
+    verdict = HOLDS if not failed else (NOT if len(failed) == len(parts)
+                                        else "holds only in part: not " + "; not ".join(failed))
+    z = runs["zipf"]
+    findings = [
+        f"simulate, {n} backends: round-robin hits {sim['round-robin']['hit_ratio']:.3f}, random "
+        f"routing {sim['random']['hit_ratio']:.3f}, a hash of the content key "
+        f"{sim['key-hash:on=key']['hit_ratio']:.3f}",
+        f"Zipf: the ring hits {z['ring']['hit_ratio']:.3f} against "
+        f"{z['ring']['hit_ratio_random']:.3f} behind random routing and "
+        f"{z['ring']['hit_ratio_shared']:.3f} for one shared cache of the total size",
+        f"Zipf, a node joins cold: the ring loses {z['ring']['join_drop']:.3f} of hit ratio in "
+        f"the worst window (at most {checks['zipf']['ring_drop_bound']['join']:.3f} allowed), "
+        f"modulo {z['modulo']['join_drop']:.3f} of {z['modulo']['join_hit_ratio_before']:.3f}"]
+    if "arc_oltp" in runs:
+        a = runs["arc_oltp"]
+        findings.append(f"ARC OLTP: the ring hits {a['ring']['hit_ratio']:.3f} against "
+                        f"{a['ring']['hit_ratio_random']:.3f} behind random routing; a join "
+                        f"costs the ring {a['ring']['join_drop']:.3f}, modulo "
+                        f"{a['modulo']['join_drop']:.3f}")
+    if skipped:
+        findings.append(skipped)
+    detail = (f"rule: hashing's hit ratio (ring, jump, maglev) at least {lmin:g} above random "
+              f"routing's with the same caches; round-robin's within {rr_pts:g} of random "
+              f"routing's in simulate and a content-key hash at least {lmin:g} above it; on a "
+              f"join and on a leave the ring's largest windowed loss against the same requests "
+              f"without the event at most {factor:g}/N of the hit ratio before (modulo, which "
+              "moves most keys, for contrast). Round-robin sends a key's requests to every "
+              "node in turn, so each node caches the whole working set at 1/N of the "
+              "memory; a hash keeps a key at one node")
+    scenario = (f"static harness with an LRU per node of 1% of the trace's distinct keys, N={n}: "
+                f"a Zipf trace of {size.keys:,} requests"
+                + (f" and the ARC OLTP trace (first {traces['arc_oltp'][1]:,} requests)"
+                   if "arc_oltp" in runs else "")
+                + "; a join and a leave replayed on the trace's start after the run (the "
+                "largest loss against the same requests without the event); simulate with "
+                f"{n} backends, {size.requests:,} requests over Zipf content keys.")
+    inputs = {"nodes": n, "cache": _CACHE9, "cache_share": 0.01, "requests": size.keys,
+              "sim_requests": size.requests, "locality_min": lmin, "rr_points": rr_pts,
+              "drop_factor": factor, "modulo_most": most,
+              "arc_requests": traces["arc_oltp"][1] if "arc_oltp" in traces else None}
+    return ClaimResult(9, CLAIMS[9], scenario,
+                       ["trace", "strategy", "hit ratio", "random routing", "shared cache",
+                        "join drop", "leave drop", "join dip"],
+                       rows, findings, verdict, detail, seed,
+                       [f"routebench run --strategy ring --strategy jump --strategy maglev "
+                        f"--strategy modulo --nodes {n} --trace zipf --keys {size.keys} "
+                        f"--cache {_CACHE9} --seed {seed} --no-json",
+                        _cmd(sc, sim_b, seed)],
+                       {"inputs": inputs, "runs": runs, "sim": sim, "checks": checks,
+                        "parts": parts, "skipped": skipped})
+
+
+# -- 10 -----------------------------------------------------------------------
+def _eps_ok(got: dict[str, dict[str, Any]], e: float, keep: float) -> bool:
+    """Bounded loads at ``e`` keep ``keep`` of key-hash's gain over round-robin, and are
+    less imbalanced than key-hash."""
+    kh, rr = got["key-hash:on=key"], got["round-robin"]
+    bl = got[f"bounded-load:on=key,eps={e:g}"]
+    gain = kh["hit_ratio"] - rr["hit_ratio"]
+    kept = (bl["hit_ratio"] - rr["hit_ratio"]) / gain if gain > 0 else 0.0
+    return bool(kept >= keep
+                and bl["outstanding_imbalance_avg"] < kh["outstanding_imbalance_avg"])
+
+
+def _verdict10(runs: dict[str, dict[str, dict[str, Any]]], eps: Sequence[float],
+               keep: float) -> str:
+    """holds: every eps passes on every trace; holds only for eps >= E: the eps from E up
+    pass on every trace; else does not hold."""
+    good = [all(_eps_ok(got, e, keep) for got in runs.values()) for e in eps]
+    if all(good):
+        return HOLDS
+    first = next((i for i in range(len(eps)) if all(good[i:])), None)
+    if first is None:
+        return NOT
+    return (f"holds only for eps >= {eps[first]:g}: below it bounded loads keep less than "
+            f"{keep:g} of the locality")
+
+
+def claim10(size: Size, seed: int) -> ClaimResult:
+    n = 10
+    eps = RULES["claim10_eps"]
+    keep = RULES["claim10_keep"]
+    dists = {"zipf": "zipf:s=1,universe=100000", "hot-key": "zipf:s=1.1,universe=10000"}
+    balancers = (["round-robin", "p2c", "key-hash:on=key"]
+                 + [f"bounded-load:on=key,eps={e:g}" for e in eps])
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    rows, findings, ok, cmds = [], [], {}, []
+    for name, keys in dists.items():
+        sc = Scenario(backends=n, requests=size.requests, cache=_CACHE9, keys=keys,
+                      load=0.6, store="external")
+        cmds.append(_cmd(sc, balancers, seed))
+        got = {b: _keep(_sim(sc, b, seed)["metrics"],
+                        ("hit_ratio", "outstanding_imbalance_avg", "miss_load_peak_to_mean"))
+               for b in balancers}
+        runs[name] = got
+        for b, m in got.items():
+            rows.append([name, b, _f(m["hit_ratio"], ".3f"),
+                         _f(m["outstanding_imbalance_avg"]), _f(m["miss_load_peak_to_mean"])])
+        kh, rr = got["key-hash:on=key"], got["round-robin"]
+        tight = got[f"bounded-load:on=key,eps={eps[0]:g}"]
+        gain = kh["hit_ratio"] - rr["hit_ratio"]
+        kept = (tight["hit_ratio"] - rr["hit_ratio"]) / gain if gain > 0 else 0.0
+        ok[name] = {"kept": kept,
+                    "balanced": tight["outstanding_imbalance_avg"]
+                    < kh["outstanding_imbalance_avg"],
+                    "holds": kept >= keep and tight["outstanding_imbalance_avg"]
+                    < kh["outstanding_imbalance_avg"]}
+        curve = [got[f"bounded-load:on=key,eps={e:g}"] for e in eps]
+        cost = [{"from_eps": eps[i + 1], "to_eps": eps[i],
+                 "hit_ratio_cost": curve[i + 1]["hit_ratio"] - curve[i]["hit_ratio"],
+                 "imbalance_gain": (curve[i + 1]["outstanding_imbalance_avg"]
+                                    - curve[i]["outstanding_imbalance_avg"])}
+                for i in range(len(eps) - 1)]
+        ok[name]["steps"] = cost
+        steps = [f"eps {c['from_eps']:g} -> {c['to_eps']:g}: {c['hit_ratio_cost']:.3f} of hit "
+                 f"ratio for {c['imbalance_gain']:.2f} of imbalance" for c in cost]
+        findings.append(f"{name}: bounded loads at eps {eps[0]:g} keep {kept:.2f} of key-hash's "
+                        f"hit-ratio gain over round-robin ({tight['hit_ratio']:.3f} against "
+                        f"{kh['hit_ratio']:.3f} and {rr['hit_ratio']:.3f}) at imbalance "
+                        f"{tight['outstanding_imbalance_avg']:.2f} against "
+                        f"{kh['outstanding_imbalance_avg']:.2f}; each step: " + "; ".join(steps))
+    verdict = _verdict10(runs, eps, keep)
+    detail = (f"rule: on each trace, bounded loads at every eps ({eps[0]:g} to {eps[-1]:g}) "
+              f"keep at least {keep:g} of the hit-ratio gain a plain hash of the content key "
+              "has over round-robin, and are less imbalanced (outstanding requests, max over mean, "
+              "time-averaged) than the plain hash. A bound forwards a key's requests past its "
+              "owner only while the owner is over (1+eps) x the mean load, so most requests "
+              "still land where the key is cached")
+    scenario = (f"simulate, {n} backends at 60% load, sessions in an external store, an LRU "
+                f"per backend of 1% of the content keys, {size.requests:,} requests; content "
+                "keys Zipf(1) over 100,000 keys and a hot-key Zipf(1.1) over 10,000; eps "
+                + ", ".join(f"{e:g}" for e in eps) + ".")
+    inputs = {"backends": n, "load": 0.6, "requests": size.requests, "eps": list(eps),
+              "keep": keep, "cache": _CACHE9, "cache_share": 0.01, "zipf_s": (1.0, 1.1),
+              "universes": (100_000, 10_000)}
+    return ClaimResult(10, CLAIMS[10], scenario,
+                       ["keys", "balancer", "hit ratio", "outstanding imbalance (avg)",
+                        "miss load peak/mean"],
+                       rows, findings, verdict, detail, seed, cmds,
+                       {"inputs": inputs, "runs": runs, "checks": ok})
+
+
 _RUNNERS: dict[int, Callable[[Size, int], ClaimResult]] = {
     1: claim1, 2: claim2, 3: claim3, 4: claim4, 5: claim5, 6: claim6, 7: claim7, 8: claim8,
+    9: claim9, 10: claim10,
 }
 
 

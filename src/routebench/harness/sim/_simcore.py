@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ...caches import _kernels as CK
 from ...strategies._kernels import successor_index
 from ...strategies._live import POLICIES, ROUTE_ON
 
@@ -41,6 +42,7 @@ ST_GROW = 3  # no free session slot: grow the slot arrays, call again
 ST_REFILL = 4  # the block of fresh hash keys is used up: refill, call again
 ST_ARRIVALS = 5  # the block of arrival times is used up: next block, call again
 ST_PICK = 6  # a Python balancer must pick a backend for gi[G_PENDING]
+ST_CACHE_GROW = 7  # the backends' cache table is nearly full: grow it, call again
 
 # -- random streams (rows of the rng array) -----------------------------------
 R_ARRIVAL = 0  # inter-arrival gaps, client of a session, session length
@@ -235,7 +237,9 @@ C_CLIENTS = 9
 C_MAXREQ = 10  # stop issuing after this many requests, 0 for no limit
 C_QLIMIT = 11  # queue limit per backend, 0 for none
 C_NSTATIC = 12  # entries in the static hash table
-NC_I = 13
+C_CACHE = 13  # 1: each backend owns a cache (compiled LRU or FIFO), content keys hit or miss
+C_CACHE_LRU = 14  # 1: LRU, 0: FIFO
+NC_I = 15
 CF_RATE = 0  # session arrival rate (Poisson)
 CF_LEN_A = 1
 CF_LEN_B = 2
@@ -692,7 +696,7 @@ def _stop(gi, gf, bi, bf, cf, ser, t):
 @njit(cache=True)
 def _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
            h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts, ring_own,
-           nat_req, s, t):
+           nat_req, s, t, cent, cnodes, cglob):
     """Session ``s`` issues a request at ``t``; returns False when Python must pick."""
     f = si[S_FLAGS, s]
     # the address may have changed since the last request (mobile handover)
@@ -724,13 +728,11 @@ def _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
         digest = tab_d[c]
         keyb = tab_b[c]
     elif on == ON_KEY:
-        u = _uniform(rng, R_KEY)
-        k = np.searchsorted(key_cdf, u)
-        if k >= key_cdf.size:
-            k = key_cdf.size - 1
-        gi[G_LAST_KEY] = k
+        k = _content_key(gi, rng, key_cdf)
         digest = tab_d[k]
         keyb = tab_b[k]
+    if on != ON_KEY and ci[C_CACHE] == 1:  # the content key the backend's cache looks up
+        _content_key(gi, rng, key_cdf)
     # cookie affinity: a live cookie backend wins (draining ones still serve their sessions)
     b = -1
     cookie = si[S_COOKIE, s]
@@ -747,13 +749,38 @@ def _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
             return False
         if sticky:
             si[S_COOKIE, s] = b
-    _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t)
+    _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
+              cent, cnodes, cglob)
     return True
 
 
+@njit(cache=True, inline="always")
+def _content_key(gi, rng, key_cdf):
+    """Draw the request's content key (Zipf popularity) into gi[G_LAST_KEY]."""
+    u = _uniform(rng, R_KEY)
+    k = np.searchsorted(key_cdf, u)
+    if k >= key_cdf.size:
+        k = key_cdf.size - 1
+    gi[G_LAST_KEY] = k
+    return k
+
+
+@njit(cache=True, inline="always")
+def _cache_request(gi, ci, cent, cnodes, cglob, b):
+    """The request's content key hits or misses in backend ``b``'s cache (caches on)."""
+    if b >= 0 and ci[C_CACHE] == 1:
+        CK.request_one(cent, cnodes, cglob, b, gi[G_LAST_KEY], 1, False, ci[C_CACHE_LRU] == 1)
+
+
 @njit(cache=True)
-def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t):
-    """Send session ``s``'s request to backend ``b`` (-1: none available, it fails)."""
+def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
+              cent, cnodes, cglob):
+    """Send session ``s``'s request to backend ``b`` (-1: none available, it fails).
+
+    With caches on, the request's content key hits or misses in ``b``'s cache
+    (``run`` keeps room in the table, so ``request_one`` never asks to grow here).
+    """
+    _cache_request(gi, ci, cent, cnodes, cglob, b)
     gi[G_ISSUED] += 1
     if gi[G_MEASURING] == 1:
         gi[G_ISSUED_MEASURED] += 1
@@ -944,6 +971,9 @@ class LoopState(NamedTuple):
     ring_own: np.ndarray
     nat_req: np.ndarray  # requests per NAT group and backend
     ser: np.ndarray  # the load-over-time series
+    cent: np.ndarray  # the backends' caches: table rows, per-backend counters, globals
+    cnodes: np.ndarray  # (caches/_kernels.py; 1-row dummies when caches are off)
+    cglob: np.ndarray
 
 
 @njit(cache=True)
@@ -956,6 +986,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
     arrivals, client_ip, client_nat = st.arrivals, st.client_ip, st.client_nat
     tab_d, tab_b, blk_d, blk_b, key_cdf = st.tab_d, st.tab_b, st.blk_d, st.blk_b, st.key_cdf
     ring_pts, ring_own, nat_req, ser = st.ring_pts, st.ring_own, st.nat_req, st.ser
+    cent, cnodes, cglob = st.cent, st.cnodes, st.cglob
     # finish a decision a Python balancer has made
     s = gi[G_PENDING]
     if s >= 0:
@@ -964,7 +995,8 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
         t = gf[GF_NOW]
         if ci[C_STICKY] == 1:
             si[S_COOKIE, s] = b
-        _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t)
+        _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
+                  cent, cnodes, cglob)
         if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
             _stop(gi, gf, bi, bf, cf, ser, t)
     if gi[G_ARR_NEED] == 2:  # a new block of arrival times has been loaded
@@ -980,6 +1012,8 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
             return ST_REFILL
         if gi[G_ARR_NEED] == 1:
             return ST_ARRIVALS
+        if ci[C_CACHE] == 1 and cglob[CK.COUNT] + 2 >= cglob[CK.LIMIT]:
+            return ST_CACHE_GROW
         if gi[G_HEAPN] == 0:
             return ST_DONE
         t = h_t[0]
@@ -1019,7 +1053,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
                     gi[G_ARR_NEED] = 1
             if not _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
                           h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts,
-                          ring_own, nat_req, s, t):
+                          ring_own, nat_req, s, t, cent, cnodes, cglob):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
                 _stop(gi, gf, bi, bf, cf, ser, t)
@@ -1034,7 +1068,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
                 continue
             if not _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
                           h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts,
-                          ring_own, nat_req, s, t):
+                          ring_own, nat_req, s, t, cent, cnodes, cglob):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
                 _stop(gi, gf, bi, bf, cf, ser, t)

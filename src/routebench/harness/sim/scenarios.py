@@ -220,6 +220,20 @@ def _arrivals(value: Any, flag: str) -> Any:
     return load_times(text[5:])
 
 
+def _cache(given: Mapping[str, Any], flag: str) -> Any:
+    """``--cache POLICY:size=S`` (``--cache-total``: the size is split across the backends)."""
+    from dataclasses import replace as _replace
+
+    from ...caches import CacheSpec
+
+    if "cache" not in given:
+        raise RoutebenchError("--cache-total needs --cache POLICY:size=S (the total to split)")
+    spec = CacheSpec.parse(given["cache"])
+    if given.get("cache_total") and not spec.split:
+        spec = _replace(spec, split=True)
+    return spec
+
+
 def _record_arrivals(v: Any) -> str:
     from ...datasets import Trace
 
@@ -265,6 +279,9 @@ OPTIONS: tuple[ScenarioOption, ...] = (
     _O("window", ("--window",), _time(), _words("--window", _num), None),
     _O("warm_start", ("--no-warm-start",), lambda v, flag: not v,
        lambda v, sc: [] if v else ["--no-warm-start"]),
+    # a total is written as POLICY:total=S, which --cache reads back as it is
+    _O("cache", ("--cache", "--cache-total"), _cache, _words("--cache"),
+       lambda v: None if v is None else v.label),
     # times from a file or a trace (--trace) cannot be written back as options
     _O("arrivals", ("--arrivals",), _arrivals, None, _record_arrivals),
 )

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..._errors import RoutebenchError, choices
 from ..._params import format_spec, parse_spec
+from ...caches import CacheSpec, NodeCaches, miss_load_peak_to_mean
 from ...datasets import Trace
 from ...hashing import get_hasher
 from ...records import SimRecord, display_label
@@ -56,6 +57,8 @@ SERIES_ROWS = 256
 _POLICY_CODES = {name: i for i, name in enumerate(POLICIES)}
 _ON_CODES = {name or None: i for i, name in enumerate(core.ROUTE_ON_CODES)}
 _EVENT_CODES = {name: i for i, name in enumerate(core.EVENT_KINDS)}
+#: the loop's cache arrays when caches are off (typed like the real ones)
+_NO_CACHE = (np.zeros((1, 4), np.int64), np.zeros((1, 7), np.int64), np.zeros(3, np.int64))
 
 
 def backend_names(n: int) -> list[str]:
@@ -83,6 +86,11 @@ class Scenario:
     backends ``backend-0`` ... and joining ones get the next names.
     ``warm_start`` begins (Poisson arrivals only) with the sessions a steady
     state would have between requests, so measurements need no warm-up.
+    ``cache`` (``"LRU:size=1%"``, LRU or FIFO; ``total=`` splits a size across the
+    initial backends) gives each backend a cache of the requests' content keys
+    (``keys``; ``1%`` is of its universe): a request hits or misses at the backend
+    that serves it; a crash empties that cache, a recovered or joining backend
+    starts cold.
     """
 
     backends: int = 10
@@ -108,6 +116,7 @@ class Scenario:
     queue_limit: int = 0
     window: float | None = None
     warm_start: bool = True
+    cache: CacheSpec | str | None = None
 
     def __post_init__(self) -> None:
         self.backends = _count(self.backends, "backends")
@@ -145,6 +154,8 @@ class Scenario:
         if self.window is not None:
             self.window = check_positive(self.window, "window")
         self.speeds = dict(self.speeds)
+        if self.cache is not None:
+            self.cache = _sim_cache(self.cache)
         self.events = tuple(sorted(self.events, key=lambda e: e.time))
         _ = self.names  # check that events and speeds name real backends
 
@@ -212,6 +223,19 @@ class Scenario:
 
     def replace(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
+
+
+def _sim_cache(spec: CacheSpec | str) -> CacheSpec:
+    """A cache spec the simulator runs: compiled (LRU, FIFO), sized in objects."""
+    c = CacheSpec.parse(spec) if not isinstance(spec, CacheSpec) else spec
+    if c.size.is_bytes:
+        raise RoutebenchError(f"cache {c.label}: a size in bytes needs object sizes, and "
+                              "simulate's requests have none; give the size in objects (1000) "
+                              "or as a share of the content keys (1%)")
+    if c.engine != "numba":
+        raise RoutebenchError(f"cache {c.label}: simulate runs the compiled LRU and FIFO "
+                              f"caches; {c.policy} runs in `routebench run`")
+    return c
 
 
 def _describe(x: Dist | KeyDist | str) -> str:
@@ -456,6 +480,7 @@ class _Sim:
         self.n_static_ip = n_ip
         # routing keys
         self.keys = _Keys(self.pol, self.names, sc, n_ip, seed, reg)
+        self.caches = self._caches()
         # service times, arrivals
         svc = sc.service
         assert isinstance(svc, Dist)
@@ -483,6 +508,9 @@ class _Sim:
         ci[core.C_MAXREQ] = sc.requests or 0
         ci[core.C_QLIMIT] = sc.queue_limit
         ci[core.C_NSTATIC] = n_ip
+        if self.caches is not None:
+            ci[core.C_CACHE] = 1
+            ci[core.C_CACHE_LRU] = int(self.caches.spec.policy == "LRU")
         cf[core.CF_RTT] = sc.store_rtt
         cf[core.CF_TTL] = sc.ttl
         cf[core.CF_IPCH_RATE] = sc.ip_change_rate
@@ -524,6 +552,25 @@ class _Sim:
         self.view = LoadView(self.names, self.bi, fields, self.elig, self.gi, core.G_NELIG)
         if self.pol.code == "python":
             bal.reset(tuple(self.names), np.random.default_rng([seed, 2**29]))
+
+    def _caches(self) -> NodeCaches | None:
+        """A cache a backend (joining ones too, empty until they serve), or None."""
+        sc = self.sc
+        if sc.cache is None:
+            return None
+        assert isinstance(sc.cache, CacheSpec) and isinstance(sc.keys, KeyDist)
+        caches = NodeCaches(sc.cache, self.n_initial, distinct_keys=sc.keys.universe, window=0)
+        while caches.n_nodes < len(self.names):
+            caches.add_node()
+        if self.keys.on != "key":  # content keys drawn for the caches only
+            self.keys.key_cdf = sc.keys.cdf()
+        return caches
+
+    def _cache_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c = self.caches.compiled if self.caches is not None else None
+        if c is None:
+            return _NO_CACHE
+        return c.ent, c.nodes, c.glob
 
     # -- arrays -----------------------------------------------------------
     def _alloc_slots(self, n: int) -> None:
@@ -633,7 +680,8 @@ class _Sim:
             self.bi, self.bf, self.si, self.sf, self.su, self.gi, self.gf, self.ci, self.cf,
             self.rng, self.h_t, self.h_s, self.h_k, self.elig, self.lvl, self.hist, self.emp,
             self.arrivals, self.client_ip, self.client_nat, k.tab_d, k.tab_b, k.blk_d,
-            k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser)
+            k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser,
+            *self._cache_arrays())
 
     # -- the loop's requests ---------------------------------------------------
     def _topology_changed(self) -> None:
@@ -659,6 +707,8 @@ class _Sim:
             done = core.apply_event(self.bi, self.bf, self.si, self.sf, self.gi, self.gf,
                                     self.ci, self.cf, self.rng, self.h_t, self.h_s, self.h_k,
                                     self.lvl, _EVENT_CODES[e.kind], b)
+            if done and self.caches is not None and e.kind in ("crash", "recover"):
+                self.caches.clear(b)  # gone with the crash; back cold
             self.event_log.append({"event": e.kind, "backend": e.backend, "time": e.time,
                                    "applied": bool(done)})
         self._topology_changed()
@@ -729,6 +779,9 @@ class _Sim:
                 self._next_arrivals()
             elif st == core.ST_PICK:
                 self._python_pick()
+            elif st == core.ST_CACHE_GROW:
+                assert self.caches is not None and self.caches.compiled is not None
+                self.caches.compiled.grow()
             if progress is not None:
                 now = int(self.gi[core.G_ISSUED]) if total_req else int(self.gf[core.GF_NOW])
                 if now > shown:
@@ -816,7 +869,17 @@ class _Sim:
         m["all_landing_load"] = float(gf[core.GF_ALL_LOAD_SUM] / all_n) if all_n else None
         m["warm_sessions"] = self.warm_sessions
         m["events_processed"] = int(gi[core.G_EVENTS])
+        m.update(self._cache_metrics(ever))
         return m
+
+    def _cache_metrics(self, ever: np.ndarray) -> dict[str, Any]:
+        """Hit ratio over every request served a cache (warm-up included), and how evenly
+        the misses (the origin's load) spread over the backends that were ever up."""
+        if self.caches is None:
+            return {}
+        st = self.caches.stats()
+        return {"hit_ratio": st.hit_ratio,
+                "miss_load_peak_to_mean": miss_load_peak_to_mean(st.misses, ever)}
 
     def series(self) -> dict[str, Any]:
         """Load over measured time: mean outstanding requests per backend, per window."""
@@ -886,6 +949,10 @@ class _Sim:
                 "queue_growth": (float((bi[core.B_OUT1, i] - bi[core.B_OUT0, i]) / measured)
                                  if measured > 0 else None),
             })
+        if self.caches is not None:
+            hr = self.caches.stats().node_hit_ratio
+            for row, h in zip(out, hr, strict=True):
+                row["hit_ratio"] = None if np.isnan(h) else float(h)
         return out
 
     def nat_groups(self) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..._errors import RoutebenchError
 from ..._params import format_spec
+from ...caches import CacheSpec
 from ...datasets import Chunk, Trace
 from ...datasets._distinct import DistinctSample
 from ...hashing import Hasher
@@ -25,6 +26,7 @@ from ...records import StaticResult, display_label
 from ...registry import Registry, registry
 from ...strategies import KeyedStrategy
 from .. import metrics, timing
+from .cache import trace_caches
 
 __all__ = ["StrategySpec", "StaticScenario", "run_static", "DEFAULT_NODES"]
 
@@ -65,6 +67,7 @@ class StaticScenario:
         self.hasher = self.base.hasher
         self.counts = np.zeros(n, dtype=np.int64)
         self.total = 0
+        self.assigned = np.zeros(0, dtype=np.int64)
         # join: one new node
         self.join = self.base.copy()
         self.join_node = _node_name(n)
@@ -94,6 +97,7 @@ class StaticScenario:
         if d.size == 0:
             return
         a0 = self.base.lookup_many(d)
+        self.assigned = a0  # this chunk's nodes, for the caches (harness/static/cache.py)
         self.counts += np.bincount(a0, minlength=self.n)
         self.total += d.size
         a1 = self.join.lookup_many(d)
@@ -179,8 +183,17 @@ class StaticScenario:
 
 def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                traces: Iterable[Trace], *, seed: int = 0, reg: Registry = registry,
-               progress: Callable[[str, int | None], Any] | None = None) -> list[StaticResult]:
+               progress: Callable[[str, int | None], Any] | None = None,
+               cache: CacheSpec | str | None = None, cache_total: bool = False,
+               cache_window: int | None = None,
+               max_memory: int | None = None) -> list[StaticResult]:
     """Every strategy at every node count over every trace, as result records.
+
+    ``cache`` (``"LRU:size=1%"``) gives every node a cache (``cache_total``: the
+    size is the total, split across the nodes) and adds the cache metrics to each
+    result (see ``harness/static/cache.py``); ``cache_window`` is the hit-ratio
+    window in requests (default: 10,000, fewer on a short trace), ``max_memory``
+    what all the caches together may take (bytes).
 
     ``progress(stage, total)`` is called to start each stage and must return
     an object with ``update(n)`` and ``close()`` (a tqdm bar fits).
@@ -201,6 +214,8 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
     results: list[StaticResult] = []
     for trace in traces:
         scenarios = [StaticScenario(spec, n, trace, seed, reg) for spec in specs for n in counts]
+        tc = trace_caches(cache, trace, scenarios, seed=seed, total=cache_total,
+                          window=cache_window, max_memory=max_memory)
         keys = DistinctSample(sc.hasher for sc in scenarios)
         sample_keys: list[bytes] = []
         sample_digests: dict[str, np.ndarray] = {}
@@ -209,6 +224,7 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
             digests = _ChunkDigests(chunk)
             for sc in scenarios:
                 sc.update(digests)
+            tc.update(chunk, digests)
             keys.add(partial(digests, trace.route_on))
             if not sample_keys:
                 sample_keys = chunk.columns[trace.route_on].keys(SCALAR_SAMPLES)
@@ -218,11 +234,13 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
+        tc.finish()  # with caches: the join and leave phases replay the trace's start
         bar = progress(f"{trace.label}: timing", len(scenarios)) if progress else None
         for sc in scenarios:
             results.append(
                 sc.result(keys, sample_keys, sample_digests[sc.hasher.name], builds)
             )
+            tc.annotate(results[-1], sc)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
