@@ -277,7 +277,14 @@ class _Run:
         """Until HAProxy's health checks have every one of ``names`` up."""
         deadline = time.monotonic() + timeout
         while True:
-            text = runtime_command(self.sock, "show servers state be")
+            try:
+                text = runtime_command(self.sock, "show servers state be")
+            except RoutebenchError:
+                # HAProxy listens on its port a moment before it creates the stats socket
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
             up = {row.split()[3] for row in text.splitlines()[2:]
                   if len(row.split()) > 5 and row.split()[5] == "2"}
             if set(names) <= up:
