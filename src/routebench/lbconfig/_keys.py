@@ -13,6 +13,8 @@ import re
 import socket
 from urllib.parse import unquote_to_bytes
 
+from ..strategies._product import parse_address
+
 __all__ = ["haproxy_uri", "haproxy_header", "haproxy_url_param", "nginx_arg", "nginx_cookie",
            "nginx_uri", "nginx_request_uri", "nginx_header", "packed_address", "address_text",
            "client_text"]
@@ -28,12 +30,7 @@ def packed_address(value: bytes) -> bytes | None:
         return None
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            return socket.inet_pton(family, text)
-        except OSError:
-            continue
-    return None
+    return parse_address(text.encode("ascii"))
 
 
 def address_text(packed: bytes) -> str:

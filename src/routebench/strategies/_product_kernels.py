@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernels import successor_index
+
 U64 = np.uint64
 M32 = U64(0xFFFFFFFF)
 _CRC_POLY = U64(0xEDB88320)
@@ -98,19 +100,6 @@ def _crc_decimal(v, table):
 
 
 # -- nginx ---------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def _bisect_left(points, x):
-    lo = 0
-    hi = points.size
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if points[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 @njit(cache=True)
 def nginx_chash_many(digests, points, owners, down, any_down, out, tries):
     """``hash KEY consistent``: the first point at or after crc32(key), wrapping; a
@@ -119,13 +108,13 @@ def nginx_chash_many(digests, points, owners, down, any_down, out, tries):
     n = points.size
     keep = tries.size > 0
     for i in range(digests.size):
-        j = _bisect_left(points, digests[i] & M32)
+        j = successor_index(points, digests[i] & M32)
         if j == n:
             j = 0
         o = owners[j]
         t = 0
         if any_down:
-            while down[o]:
+            while down[o] and t < n:  # every point passed over: all down (no answer)
                 t += 1
                 o = owners[(j + t) % n]
         out[i] = o
@@ -315,7 +304,7 @@ def haproxy_nearest_many(digests, points, owners, out):
     n = points.size
     for i in range(digests.size):
         h = digests[i] & M32
-        nx = _bisect_left(points, h)
+        nx = successor_index(points, h)
         if nx == n:
             nx = 0
         pv = nx - 1 if nx > 0 else n - 1
