@@ -57,3 +57,27 @@ def test_max_memory_raises_or_lowers_the_limit(capsys):
     run(capsys, "run", "--strategy", "jump", "--nodes", "2", "--keys", "1000",
         "--max-memory", "64MiB", "--no-json", "-q")
     assert memory_limit() == default  # the flag lasts one command
+
+
+def test_lookup_hash_given_twice_and_empty_lines(capsys, monkeypatch):
+    rc, _, err = run(capsys, "lookup", "--strategy", "ring:hash=md5", "--hash", "mmh3",
+                     "--nodes", "a,b", "k")
+    assert rc == 2 and "the key hash is given twice" in err
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"k1\n\nk2\n\n")))
+    rc, out, err = run(capsys, "lookup", "--strategy", "jump", "--nodes", "a,b")
+    assert rc == 0 and [ln.split("\t")[0] for ln in out.splitlines()] == ["k1", "k2"]
+    assert "2 empty lines skipped" in err
+
+
+def test_simulate_says_when_trace_arrivals_leave_the_backends_idle(capsys):
+    from pathlib import Path
+
+    import routebench
+
+    log = Path(routebench.__file__).parent / "datasets" / "samples" / "access.log"
+    rc, out, err = run(capsys, "simulate", "--trace", str(log), "--balancer", "p2c",
+                       "--no-json", "-q")
+    assert rc == 0 and "too idle for balancers to differ" in err and "--backends" in err

@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
 
     name, params = parse_spec(args.strategy)
     if args.hash is not None:
+        if "hash" in params:
+            raise RoutebenchError(
+                f"the key hash is given twice: --strategy {args.strategy!r} and --hash "
+                f"{args.hash}; give it once")
         cls = registry.get(name)
         if not any(p.name == "hash" for p in cls.params):
             raise RoutebenchError(
@@ -166,11 +170,21 @@ def node_list(text: str) -> list[str] | dict[str, float]:
 
 
 def _stdin_batches(size: int = 1 << 16) -> Iterator[list[bytes]]:
+    """Keys from standard input, one a line; empty lines are skipped (and counted on
+    stderr at the end): an empty key is almost always a stray blank line."""
     batch: list[bytes] = []
+    empty = 0
     for line in sys.stdin.buffer:
-        batch.append(line.rstrip(b"\r\n") if line.endswith(b"\n") else line)
+        key = line.rstrip(b"\r\n") if line.endswith(b"\n") else line
+        if not key:
+            empty += 1
+            continue
+        batch.append(key)
         if len(batch) >= size:
             yield batch
             batch = []
     if batch:
         yield batch
+    if empty:
+        print(f"routebench lookup: note: {empty:,} empty line{'s' if empty > 1 else ''} "
+              "skipped (no key to route)", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .._errors import RoutebenchError
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     for kind, backend, t in sorted(not_reached, key=lambda x: x[2]):
         shown = backend if lb is None else lb.shown(backend)
         say(args, f"note: {kind} {shown}@{t:g}s was not reached: the run ended first")
+    _note_idle(args, sc, results)
     if args.json:
         flags = scenario_flags(sc, balancers, args.seed)
         if lb is not None:
@@ -350,3 +352,20 @@ def _simulate(args: argparse.Namespace, sc: Any, spec: str, lb: _LbBackends | No
     finally:
         if bar is not None:
             bar.close()
+
+
+#: below this utilisation the backends are so idle that every balancer looks alike
+IDLE_UTILIZATION = 0.05
+
+
+def _note_idle(args: argparse.Namespace, sc: Any, results: Sequence[Any]) -> None:
+    """Say so when arrivals from a file or trace cannot load the modelled backends."""
+    if sc.arrivals is None:
+        return
+    util = [r.metrics.get("utilization") for r in results]
+    if not util or any(u is None or u >= IDLE_UTILIZATION for u in util):
+        return
+    print(f"routebench simulate: note: the arrivals given keep the {sc.backends} backends "
+          f"{max(util):.1%} busy at most, too idle for balancers to differ; scale the "
+          "backends to the traffic with --backends, --workers or --service (a longer "
+          "service time)", file=sys.stderr)
