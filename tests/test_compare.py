@@ -273,3 +273,16 @@ def test_malformed_results_are_one_line(tmp_path, capsys, results, expect):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert expect in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_timing_columns_agree_with_the_ratio_shown():
+    # skewed rounds: the medians of each side say ~1.0, the paired rounds say ~0.86
+    base = _only(small_run(), "jump")
+    base["results"] = base["results"][:1]
+    b = [3.70, 3.71, 3.72, 3.70, 4.60, 4.65, 4.70, 4.62, 3.69, 3.73, 4.61, 4.66]
+    n = [3.72, 3.73, 3.71, 3.72, 3.90, 3.95, 3.97, 3.93, 3.70, 3.74, 3.91, 3.96]
+    cmp = compare(_with_rounds(base, "s1", b), _with_rounds(base, "s1", n),
+                  [parse_gate("batch_ns_per_key: +10%")])
+    (row,) = [r for r in cmp.rows if r.metric == "batch_ns_per_key"]
+    assert row.new / row.old == pytest.approx(row.ratio.estimate)
+    assert row.ratio.estimate < 0.95  # and it is the paired ratio, not the medians' ratio

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "paired_ratio", "paired_difference"]
+__all__ = ["Interval", "paired_ratio", "paired_difference", "geometric_center"]
 
 #: bootstrap resamples; the intervals are seeded, so a comparison is reproducible
 RESAMPLES = 4999
@@ -141,6 +141,13 @@ def paired_ratio(base: Sequence[float], new: Sequence[float], confidence: float 
         return Interval(nan, nan, nan, confidence, 0)
     m, lo, hi = _interval(np.log(b / a), _blocks(blocks, keep), confidence, seed)
     return Interval(math.exp(m), math.exp(lo), math.exp(hi), confidence, int(a.size))
+
+
+def geometric_center(x: Sequence[float]) -> float:
+    """The ``TRIM``-trimmed geometric mean of positive samples (NaN when there are none)."""
+    v = np.asarray(x, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(math.exp(_center(np.log(v)))) if v.size else float("nan")
 
 
 def paired_difference(base: Sequence[float], new: Sequence[float], confidence: float = 0.95,

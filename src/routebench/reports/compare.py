@@ -33,7 +33,6 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from .._errors import RoutebenchError
@@ -488,8 +487,10 @@ def _metric_row(group: tuple[str, str, str], b: Mapping[str, Any], n: Mapping[st
             row.ratio = _stats.paired_ratio(xb, xn, confidence, blocks=blocks)
             if gate is not None and not gate.relative:  # only it reads diff
                 row.diff = _stats.paired_difference(xb, xn, confidence, blocks=blocks)
-            row.old = float(median(xb))
-            row.new = float(median(xn))
+            # base: the trimmed geometric mean of its rounds; new: base x the paired ratio,
+            # so the columns agree with the ratio shown (medians of each side did not)
+            row.old = _stats.geometric_center(xb)
+            row.new = row.old * row.ratio.estimate
     return row
 
 
