@@ -63,7 +63,9 @@ def _style(ax: Any) -> None:
 
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Software": None} if path.suffix == ".png" else {"Date": None})
+    # "tight": a title or legend wider than a one-panel figure grows the image, not clipped
+    fig.savefig(path, metadata={"Software": None} if path.suffix == ".png" else {"Date": None},
+                bbox_inches="tight", pad_inches=0.15)
     return path
 
 
@@ -457,6 +459,8 @@ def load_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Pat
     grid = fig.subplots(len(scens), cols, squeeze=False)
     for row, sc in zip(grid, scens):
         group = by_scen[sc][:cols]
+        # headroom over the busiest backend of the row (the panels share the y axis)
+        top = max(1.0, *(float(load.max()) for _, (_, load) in group)) * 1.6
         for ax in row[1:len(group)]:
             ax.sharey(row[0])
             ax.sharex(row[0])
@@ -469,7 +473,7 @@ def load_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Pat
             ax.plot(t, load.mean(axis=1), color="black", linewidth=1, linestyle="--",
                     label="mean over backends")
             ax.set_yscale("symlog", linthresh=1.0)
-            ax.set_ylim(bottom=0)
+            ax.set_ylim(0, top)
             ax.set_title(f"{_label(r)}" + (f" / {sc}" if sc else ""), fontsize=8)
             _style(ax)
         for ax in row[len(group):]:
