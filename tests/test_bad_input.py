@@ -162,3 +162,21 @@ def test_convert_says_when_it_escapes_bytes(tmp_path, capsys):
     assert "3 values were not UTF-8" in err
     header = (tmp_path / "out.csv").read_text().splitlines()[0]
     assert "client24" not in header  # the file's own columns, not derived ones
+
+
+def test_a_trace_with_one_routing_key_is_an_error_naming_the_column(tmp_path, capsys):
+    from routebench.cli import main
+
+    path = tmp_path / "blocks.csv"
+    path.write_text("".join(f"1,{i * 7},8\n" for i in range(300)))
+    rc = main(["run", "--trace", str(path), "--columns", "key=0", "--strategy", "jump",
+               "--nodes", "5", "--no-json", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "every request has the same 'key' value" in err
+    assert "--columns key=N" in err
+    # through the API too: one user behind one address is one key
+    from routebench.harness.static import StrategySpec, run_static
+
+    nat = open_trace("nat:users=1,groups=1", 500, route_on="client")
+    with pytest.raises(RoutebenchError, match="same 'client' value.*route on a column"):
+        run_static([StrategySpec("jump")], [3], [nat])

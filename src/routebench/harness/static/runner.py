@@ -21,7 +21,7 @@ from ..._params import format_spec
 from ...caches import CacheSpec
 from ...datasets import Chunk, Trace
 from ...datasets._distinct import DistinctSample
-from ...hashing import Hasher
+from ...hashing import Hasher, get_hasher
 from ...records import StaticResult, display_label
 from ...registry import Registry, registry
 from ...strategies import KeyedStrategy
@@ -234,6 +234,7 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
+        _check_keys_vary(trace, keys, scenarios)
         tc.finish()  # with caches: the join and leave phases replay the trace's start
         bar = progress(f"{trace.label}: timing", len(scenarios)) if progress else None
         for sc in scenarios:
@@ -247,6 +248,29 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
             bar.close()
         _warn_noise_floor(results[-len(scenarios):])
     return results
+
+
+def _check_keys_vary(trace: Trace, keys: DistinctSample,
+                     scenarios: Sequence[StaticScenario]) -> None:
+    """Every request with the same routing key (a constant column routed on) is an error
+    naming the column and the columns that vary."""
+    if keys.estimate() != 1 or not scenarios or scenarios[0].total < 2:
+        return
+    varying: list[str] = []
+    try:
+        first = next(iter(trace.chunks()))
+        h = get_hasher("xxh3")
+        varying = [c for c in first.columns
+                   if np.unique(first.columns[c].digest(h)).size > 1]
+    except (RoutebenchError, StopIteration):  # stdin cannot be read twice: no suggestions
+        pass
+    hint = (f"; columns with more than one value in its first requests: {', '.join(varying)} "
+            "(--route-on COL)" if varying else
+            "; route on a column that varies (--route-on COL, or --columns key=N for a CSV "
+            "or TSV)")
+    raise RoutebenchError(
+        f"{trace.label}: every request has the same {trace.route_on!r} value, so every "
+        f"strategy would send everything to one node{hint}")
 
 
 def _warn_noise_floor(results: Sequence[StaticResult]) -> None:
