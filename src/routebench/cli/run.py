@@ -94,6 +94,16 @@ def add_parser(sub: Any, light: bool = False) -> None:
                         "and this version interleaved, so timing gates apply")
     add_gate_options(g)
     add_ab_options(g, keys=False)
+    rm = r.add_argument_group(
+        "mass removal", "remove a share of the nodes step by step, then restore them in "
+                        "reverse: balance, keys moved against the minimum, keys moved between "
+                        "survivors, lookup cost and memory at each step, and the resize cost")
+    rm.add_argument("--remove", metavar="SHARES",
+                    help="cumulative steps, e.g. 10%%,30%%,50%% (or node counts, e.g. 5,10)")
+    rm.add_argument("--removal-order", choices=("random", "fifo", "lifo"), default="random",
+                    help="which nodes go first: random (seeded), fifo (oldest), lifo (newest); "
+                         "strategies that remove only their last node run lifo and say so "
+                         "(default: random)")
     c = r.add_argument_group(
         "caches", "give every node a cache and measure hit ratios, and what a join or leave "
                   "costs them (LRU and FIFO compiled; other policies through libCacheSim)")
@@ -122,6 +132,8 @@ def add_parser(sub: Any, light: bool = False) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.lb_config is not None:
         return _run_lb_config(args)
+    if args.remove is not None:
+        return _run_removals(args)
     if args.add_server is not None:
         raise RoutebenchError("--add-server names the server added to --lb-config's "
                               "configuration: give --lb-config FILE[:NAME] too")
@@ -237,6 +249,45 @@ def _add_server(text: str | None) -> tuple[str, int | None] | None:
         raise RoutebenchError(f"--add-server {text!r}: expected NAME[=WEIGHT], e.g. "
                               "10.0.0.9:80=2 or s9=2")
     return name, int(weight)
+
+
+def _run_removals(args: argparse.Namespace) -> int:
+    """``run --remove``: mass removal and restore, per strategy and N."""
+    from ..harness.static.removal import parse_removals, run_removals
+    from ..records import make_report
+    from ..reports import write_json
+    from ..reports.table import removal_table
+
+    if args.baseline or args.cache or args.lb_config:
+        raise RoutebenchError("--remove runs on its own: without --baseline, --cache or "
+                              "--lb-config")
+    fractions = parse_removals(args.remove)
+    specs = strategy_specs(args.strategy, check=True)
+    nodes = node_counts(args.nodes)
+    keys = parse_count(args.keys, "--keys") if args.keys else 200_000
+    if args.trace and len(args.trace) > 1:
+        raise RoutebenchError("--remove takes one --trace (its distinct keys are the sample)")
+    source = open_traces(args.trace, keys, args)[0] if args.trace else None
+    what = plural(len(specs), "strategy", "strategies")
+    say(args, f"routebench run --remove {args.remove}: {what}"
+              f" x {plural(len(nodes), 'node count')}, order {args.removal_order}, "
+              + (f"keys of {source.label}" if source is not None else f"{keys:,} random keys")
+              + f", seed {args.seed}")
+    t0 = time.perf_counter()
+    results = run_removals(specs, nodes, source, fractions, args.removal_order, seed=args.seed,
+                           keys=keys, progress=progress(args.quiet))
+    elapsed = time.perf_counter() - t0
+    report = make_report("run", results, {"seed": args.seed, "nodes": nodes,
+                                          "remove": args.remove, "order": args.removal_order,
+                                          "elapsed_s": round(elapsed, 2)})
+    print(removal_table(report["results"], args.format))
+    for r in report["results"]:
+        if r.get("note"):
+            say(args, f"note: {r['note']}")
+    if args.json:
+        say(args, f"wrote {write_json(args.json, report)} ({len(results)} results, "
+                  f"{elapsed:.1f} s)")
+    return 0
 
 
 def _run_lb_config(args: argparse.Namespace) -> int:

@@ -1,0 +1,296 @@
+"""Mass removal and restore (issue 13): ``run_removals`` against a replay done by hand
+through the public API, the properties every consistent strategy must show, and bad
+input refused with one line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import routebench
+from routebench import RoutebenchError
+from routebench.datasets import open_trace
+from routebench.harness import metrics
+from routebench.harness.static import parse_removals, run_removals
+from routebench.harness.static.removal import ORDERS, removal_order
+from routebench.records import METRICS, RECORD_KINDS, RemovalResult, Report, make_report
+from routebench.reports.table import FORMATS, removal_table
+
+#: few keys a node here, on purpose: the warning that balance is then noise is tested once
+pytestmark = pytest.mark.filterwarnings("ignore:mass removal at N=:RuntimeWarning")
+
+ANY = ("anchor", "dx", "memento")
+LAST = ("jump", "jumpback", "flip", "binomial", "power")
+#: any-node removal, moving only the removed nodes' keys
+CONSISTENT_ANY = (*ANY, "ring", "rendezvous")
+FAST = {"time_lookups": False, "resize_repeats": 3}
+KEYS = np.random.default_rng(5).integers(0, 2**64 - 1, 3000, dtype=np.uint64, endpoint=True)
+
+shares = st.lists(st.floats(0.01, 0.5), min_size=1, max_size=3, unique=True)
+quick = settings(derandomize=True, deadline=None)  # examples: the profile's (tests/conftest.py)
+
+
+def replay(name: str, n: int, steps: list[dict], order: str, seed: int = 0) -> list[np.ndarray]:
+    """The node (as its index at the start) of each key after each step, done by hand:
+    ``remove``/``add`` one at a time, ``nodes`` read after every step."""
+    s = routebench.registry.create_keyed(name, n)
+    names = list(s.nodes)
+    start = {x: i for i, x in enumerate(names)}
+    leaving = removal_order(n, order, seed).tolist()
+
+    def owners() -> np.ndarray:
+        now = np.array([start[x] for x in s.nodes])
+        return now[s.lookup_many(KEYS)]
+
+    out, done = [], 0
+    for step in steps:
+        k = step["removed_nodes"]
+        for i in leaving[done:k]:  # removals
+            s.remove(names[i])
+        for i in reversed(leaving[k:done]):  # restores, in reverse
+            s.add(names[i])
+        done = k
+        out.append(owners())
+    return out
+
+
+def check_against_replay(r: RemovalResult, order: str) -> None:
+    got = replay(r.strategy, r.nodes or 0, r.steps, order)
+    a0 = got[0]
+    n = r.nodes or 0
+    for step, now in zip(r.steps, got):
+        moved = now != a0
+        assert step["keys_moved"] == pytest.approx(moved.mean())
+        counts = np.bincount(now, minlength=n)
+        present = n - step["removed_nodes"]
+        top = np.sort(counts)[::-1][:present]
+        assert step["peak_to_mean"] == pytest.approx(top[0] / (KEYS.size / present))
+        assert step["survivors"] == present
+
+
+# -- the engine's numbers are those of the same changes made by hand -----------------------
+@pytest.mark.parametrize("name", ["memento", "anchor", "dx", "maglev", "ring", "jumpback",
+                                  "modulo"])
+@pytest.mark.parametrize("order", ORDERS)
+def test_steps_equal_a_replay_by_hand(name, order):
+    (r,) = run_removals([name], [60], KEYS, (0.1, 0.3, 0.5), order, **FAST)
+    assert [x["step"] for x in r.steps] == ["start", "10% out", "30% out", "50% out",
+                                            "back: 30% out", "back: 10% out", "back: all in"]
+    assert [x["removed_nodes"] for x in r.steps] == [0, 6, 18, 30, 18, 6, 0]
+    ran = "lifo" if name in LAST else order
+    assert r.order == ran and (r.note != "") == (ran != order)
+    check_against_replay(r, ran)
+
+
+# -- properties --------------------------------------------------------------------------
+@quick
+@given(name=st.sampled_from(CONSISTENT_ANY), n=st.integers(2, 150), fractions=shares,
+       order=st.sampled_from(ORDERS), seed=st.integers(0, 3))
+def test_any_removal_moves_keys_only_off_removed_nodes(name, n, fractions, order, seed):
+    (r,) = run_removals([name], [n], KEYS, fractions, order, seed=seed, **FAST)
+    assert r.order == order and not r.note
+    for step in r.steps:
+        assert step["moved_between_survivors"] == 0
+        assert step["keys_moved"] == pytest.approx(step["keys_moved_min"])
+    assert r.metrics["moved_between_survivors_max"] == 0
+    assert r.metrics["keys_moved_excess_max"] == pytest.approx(0)
+
+
+@quick
+@given(name=st.sampled_from(ANY + ("jumpback",)), n=st.integers(2, 150), fractions=shares,
+       order=st.sampled_from(ORDERS), seed=st.integers(0, 3))
+def test_restoring_in_reverse_returns_every_key(name, n, fractions, order, seed):
+    (r,) = run_removals([name], [n], KEYS, fractions, order, seed=seed, **FAST)
+    restores = [x for x in r.steps if x["phase"] == "restore"]
+    assert restores[-1]["step"] == "back: all in" and restores[-1]["removed_nodes"] == 0
+    for step in restores:  # on the way back, every key of a node present is home again
+        assert step["restored_share"] == pytest.approx(1 - step["keys_moved_min"])
+    assert r.metrics["restored_share_final"] == 1.0
+
+
+@quick
+@given(name=st.sampled_from(LAST), n=st.integers(2, 150), fractions=shares,
+       order=st.sampled_from(ORDERS))
+def test_last_only_strategies_run_lifo(name, n, fractions, order):
+    (r,) = run_removals([name], [n], KEYS, fractions, order, **FAST)
+    assert r.order == "lifo"
+    if order == "lifo":
+        assert r.note == ""
+    else:
+        assert r.note == f"{name} removes only its last node: ran lifo, not {order}"
+    for step in r.steps:  # lifo: the highest buckets leave, and only their keys move
+        assert step["moved_between_survivors"] == 0
+    assert r.metrics["restored_share_final"] == 1.0
+    if order != "lifo":
+        with pytest.raises(RoutebenchError, match="can only remove its last node"):
+            run_removals([name], [n], KEYS, fractions, order, strict=True, **FAST)
+    else:
+        run_removals([name], [n], KEYS, fractions, order, strict=True, **FAST)
+
+
+@quick
+@given(name=st.sampled_from(("modulo", "maglev", "multiprobe", "ring", *ANY, *LAST)),
+       n=st.integers(2, 120), fractions=shares, order=st.sampled_from(ORDERS))
+def test_moved_share_is_at_least_the_minimum(name, n, fractions, order):
+    (r,) = run_removals([name], [n], KEYS, fractions, order, **FAST)
+    for step in r.steps:
+        assert step["keys_moved"] >= step["keys_moved_min"] - 1e-12
+        # the minimum is the share of keys whose node is out
+        out = step["removed_nodes"]
+        assert step["survivors"] == n - out
+        assert step["keys_moved"] == pytest.approx(
+            step["keys_moved_min"] + step["moved_between_survivors_share"])
+    removing = [x["removed_nodes"] for x in r.steps if x["phase"] == "remove"]
+    expect = sorted(max(1, math.floor(f * n + 0.5)) for f in fractions)
+    assert removing == expect
+
+
+# -- noise floors, resize cost, memory, records -----------------------------------------------
+def test_noise_floors_resize_cost_and_memory():
+    bars = []
+
+    class Bar:
+        def __init__(self, stage, total):
+            self.done, self.closed = 0, False
+            bars.append((stage, total, self))
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    with pytest.warns(RuntimeWarning, match=r"N=500: 40.0 keys a node; .* peak/mean 1.51"):
+        rs = run_removals(["memento", "jump"], [500], None, (0.2,), "random", keys=20_000,
+                          resize_repeats=7, progress=Bar)
+    ((stage, total, bar),) = bars
+    assert (stage, total, bar.done, bar.closed) == ("mass removal", 2, 2, True)
+    memento, jump = rs
+    for r in rs:
+        assert r.metrics["sample_keys"] == 20_000
+        assert r.metrics["resize_repeats"] == 7
+        assert r.metrics["remove_ns_median"] > 0 and r.metrics["add_ns_median"] > 0
+        for step in r.steps:
+            m = step["survivors"]
+            assert step["cov_random"] == pytest.approx(math.sqrt((m - 1) / 20_000))
+            assert step["peak_to_mean_random"] == pytest.approx(
+                metrics.peak_to_mean_random(20_000, [1.0] * m))
+            assert step["batch_ns_per_key"] > 0
+    # memory where the strategy reports it: memento's grows with its removals
+    assert jump.steps[0]["memory_bytes"] is None and jump.metrics["memory_bytes_max"] is None
+    start, out = memento.steps[0], memento.steps[1]
+    assert out["memory_state_bytes"] > start["memory_state_bytes"]
+    assert memento.metrics["memory_bytes_max"] >= out["memory_bytes"]
+
+
+def test_records_round_trip_and_tables():
+    rs = run_removals(["memento", "maglev", "jumpback"], [40], KEYS, ("10%", "25%"), "fifo",
+                      **FAST)
+    assert RECORD_KINDS["removal"] is RemovalResult
+    data = Report.from_json(json.loads(json.dumps(make_report("removal", rs, {}))))
+    assert Report.records(data) == rs
+    assert rs[0].scenario == rs[2].scenario == "remove 10%,25% fifo; 3,000 given digests"
+    assert rs[2].order == "lifo" and rs[0].workload == rs[0].scenario
+    for name in ("keys_moved", "keys_moved_min", "moved_between_survivors", "restored_share",
+                 "cov_random", "remove_ns_median", "add_ns_median"):
+        assert name in METRICS
+    assert METRICS["remove_ns_median"].timing and not METRICS["keys_moved"].timing
+    for fmt in FORMATS:
+        out = removal_table(data["results"], fmt)
+        assert "memento" in out and "back: all in" in out
+    table = removal_table(rs)
+    assert "lifo (last only)" in table and "fifo" in table
+    csv = removal_table(rs, "csv").splitlines()
+    assert len(csv) == 1 + 3 * 5  # start, 2 removals, 2 restores a record
+    assert "moved_between_survivors" in csv[0].split(",")
+
+
+def test_keys_from_a_trace_hashed_as_each_strategy_hashes():
+    trace = open_trace("zipf", requests=20_000, seed=3)
+    rs = run_removals(["ring", "ketama", "anchor"], [30], trace, (0.2,), keys=5000, **FAST)
+    distinct = {r.metrics["sample_keys"] for r in rs}
+    assert len(distinct) == 1 and 0 < distinct.pop() <= 5000
+    assert rs[0].keys.startswith("zipf")
+    for r in rs:  # ketama routes on 32-bit md5 digests: the trace's keys, hashed its way
+        if r.strategy != "ketama":
+            assert r.metrics["moved_between_survivors_max"] == 0
+        assert r.steps[0]["peak_to_mean"] < 3
+
+
+def test_parse_removals():
+    assert parse_removals("10%,30%,50%") == (0.1, 0.3, 0.5)
+    assert parse_removals("5, 10") == (5, 10)
+    assert parse_removals("0.25") == (0.25,)
+    assert parse_removals([0.1, 3]) == (0.1, 3)
+    for bad in ("", "10%,", "ten", "0%", "-5%", "150%", "0"):
+        with pytest.raises(RoutebenchError) as e:
+            parse_removals(bad)
+        assert "\n" not in str(e.value)
+
+
+# -- bad input: one line, before any work ------------------------------------------------------
+@pytest.mark.parametrize("kwargs,message", [
+    ({"fractions": (1.0,)}, "removing 100% of 10 nodes leaves none"),
+    ({"fractions": (0.0,)}, "removal share 0: not in (0%, 100%)"),
+    ({"fractions": (1.5,)}, "removal share 1.5: not in (0%, 100%)"),
+    ({"fractions": (float("nan"),)}, "not in (0%, 100%)"),
+    ({"fractions": ("ten",)}, "removal 'ten': expected a share"),
+    ({"fractions": (0.99,)}, "removing 99% of 10 nodes removes 10 and leaves none"),
+    ({"fractions": (12,)}, "removing 12 nodes of 10: there are only 10"),
+    ({"fractions": (10,)}, "removing 10 of 10 nodes leaves none"),
+    ({"fractions": ()}, "no removals to run"),
+    ({"fractions": (0.1, "10%")}, "removal 10% is given twice"),
+    ({"order": "middle"}, "removal order 'middle': expected one of random, fifo, lifo"),
+    ({"specs": ["nope"]}, "unknown strategy 'nope'"),
+    ({"specs": ["least-connections"]}, "is a balancer"),
+    ({"specs": ["ring:vnodes=-1"]}, "vnodes"),
+    ({"node_counts": [0]}, "node count 0"),
+    ({"keys": 0, "digests": None}, "keys 0: need a whole number of at least 1"),
+    ({"digests": np.array([-1, 2])}, "digests: expected a non-empty 1-D array of uint64"),
+    ({"node_counts": [1]}, "removing 10% of 1 node removes 1 and leaves none"),
+    ({"specs": ["jump"], "order": "fifo", "strict": True},
+     "'jump' can only remove its last node: removal order 'fifo' is not possible"),
+])
+def test_bad_input_is_one_line(kwargs, message):
+    args = {"specs": ["memento", "ring"], "node_counts": [10], "fractions": (0.1,),
+            "order": "random", **kwargs}
+    digests = args.pop("digests", KEYS)
+    with pytest.raises(RoutebenchError) as e:
+        run_removals(args.pop("specs"), args.pop("node_counts"), digests, **args, **FAST)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_input_is_refused_before_any_strategy_is_built(monkeypatch):
+    built = []
+    orig = routebench.registry.create_keyed
+    monkeypatch.setattr(routebench.registry, "create_keyed",
+                        lambda *a, **k: built.append(a) or orig(*a, **k))
+    with pytest.raises(RoutebenchError):  # the second node count removes every node
+        run_removals(["memento"], [100, 2], KEYS, (0.8,), **FAST)
+    with pytest.raises(RoutebenchError):
+        run_removals(["memento", "jump"], [10], KEYS, (0.1,), "random", strict=True, **FAST)
+    assert built == []
+    run_removals(["memento"], [10], KEYS, (0.1,), **FAST)
+    assert built == [("memento", 10)]  # (the patch does see the strategies built)
+
+
+def test_run_remove_on_the_command_line(capsys, tmp_path):
+    import json
+
+    from routebench.cli import main
+
+    out = tmp_path / "rm.json"
+    rc = main(["run", "--remove", "10%,30%", "--removal-order", "fifo", "--strategy", "memento",
+               "--strategy", "jumpback", "--nodes", "50", "--keys", "20k", "--json", str(out),
+               "-q"])
+    text, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "back: all in" in text and "lifo (last only)" in text
+    data = json.loads(out.read_text())
+    assert {r["record"] for r in data["results"]} == {"removal"}
+    assert main(["run", "--remove", "100%", "--strategy", "jump", "--nodes", "10"]) == 2
