@@ -240,7 +240,10 @@ class KeyedStrategy(Strategy):
             )
         del self._names[i]
         del self._weights[i]
-        self._index = {n: j for j, n in enumerate(self._names)}
+        if i == len(self._names):  # the last node: no other index moves (O(1), not O(N))
+            del self._index[node]
+        else:
+            self._index = {n: j for j, n in enumerate(self._names)}
         self._rebuild()
 
     def lookup(self, key: str | bytes) -> str:
