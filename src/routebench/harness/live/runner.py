@@ -367,9 +367,13 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     _raise_nofile(65536)
     old_term = signal.getsignal(signal.SIGTERM)
+    old_int = signal.getsignal(signal.SIGINT)
     in_main = _main_thread()
     if in_main:
+        # both raise at once: asyncio.run's own SIGINT handler only cancels the main task,
+        # which a busy or shielded client loop can outlast
         signal.signal(signal.SIGTERM, _on_term)
+        signal.signal(signal.SIGINT, _on_int)
     try:
         with ExitStack() as stack:
             run = _Run(sc, balancer, seed, out, stack, port, extra, bins)
@@ -391,6 +395,7 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGINT, old_int)
 
 
 def _main_thread() -> bool:
@@ -401,6 +406,10 @@ def _main_thread() -> bool:
 
 def _on_term(signum: int, frame: Any) -> None:
     raise _Terminate()
+
+
+def _on_int(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def free_port(port: int) -> bool:
