@@ -30,7 +30,7 @@ def thousand(tmp_path_factory):
     for rep, bump in ((base, 1.0), (new, 1.01)):
         rep["results"] = []
         for i in range(1000):
-            r = copy.deepcopy(results[i % len(results)])
+            r = copy.deepcopy(report["results"][i % len(results)])
             r["nodes"] = 1000 + i
             r["metrics"]["peak_to_mean"] *= bump if i % 3 == 0 else 1.0
             rep["results"].append(r)
