@@ -15,7 +15,7 @@ from ..hashing import HASH_NAMES, Hasher, as_bytes, get_hasher
 from ._live import LoadView, Policy, Request
 
 __all__ = ["Param", "Strategy", "KeyedStrategy", "HASH_PARAM", "node_names",
-           "memory_limit", "set_memory_limit"]
+           "memory_limit", "set_memory_limit", "read_only"]
 
 _memory_limit: int | None = None
 
@@ -98,6 +98,13 @@ def node_names(nodes: int | Iterable[str] | Mapping[str, float]) -> tuple[list[s
             raise RoutebenchError(f"nodes: node {n!r} is listed twice; node names must be unique")
         seen.add(n)
     return names, weights
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """A view of ``a`` that cannot be written through (a structure's arrays, shown)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def _gib(n: float) -> str:

@@ -41,7 +41,7 @@ import xxhash
 
 from .._errors import RoutebenchError
 from ..hashing import get_hasher
-from ._base import KeyedStrategy, Param
+from ._base import KeyedStrategy, Param, read_only
 from ._kernels import successor_many, table_many
 from ._product import ProductStrategy
 from ._product_kernels import envoy_maglev_populate, murmur2_64_buffer
@@ -154,9 +154,7 @@ class EnvoyRingHashStrategy(_Envoy):
 
     @property
     def points(self) -> np.ndarray:
-        v = self._points.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._points)
 
 
 class EnvoyMaglevStrategy(_Envoy):
@@ -201,9 +199,7 @@ class EnvoyMaglevStrategy(_Envoy):
 
     @property
     def table(self) -> np.ndarray:
-        v = self._table.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._table)
 
 
 STRATEGIES: tuple[type[KeyedStrategy], ...] = (EnvoyRingHashStrategy, EnvoyMaglevStrategy)

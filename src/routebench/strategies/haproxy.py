@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import RoutebenchError
-from ._base import KeyedStrategy, Param
+from ._base import KeyedStrategy, Param, read_only
 from ._product import DOWN_PARAM, BatchHasher, ProductStrategy, client_address, weights_as_ints
 from ._product_kernels import (
     full_hash_many,
@@ -328,9 +328,7 @@ class HaproxyChashStrategy(_Haproxy):
 
     @property
     def points(self) -> np.ndarray:
-        v = self._points.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._points)
 
     def balance_slots(self, outstanding: int) -> dict[str, int]:
         """With ``hash_balance_factor`` F and ``outstanding`` requests in flight, the
@@ -385,9 +383,7 @@ class HaproxyMapStrategy(_Haproxy):
 
     @property
     def table(self) -> np.ndarray:
-        v = self._table.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._table)
 
 
 STRATEGIES: tuple[type[KeyedStrategy], ...] = (HaproxyChashStrategy, HaproxyMapStrategy)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import RoutebenchError
-from ._base import HASH_PARAM, KeyedStrategy, Param
+from ._base import HASH_PARAM, KeyedStrategy, Param, read_only
 from ._kernels import fmix64_py, maglev_populate, table_many
 
 __all__ = ["MaglevStrategy", "populate", "is_prime"]
@@ -112,9 +112,7 @@ class MaglevStrategy(KeyedStrategy):
     @property
     def table(self) -> np.ndarray:
         """The lookup table: a node index per slot (read-only view)."""
-        v = self._table.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._table)
 
 
 STRATEGIES = (MaglevStrategy,)

@@ -42,7 +42,7 @@ from bisect import bisect_left
 
 import numpy as np
 
-from ._base import KeyedStrategy
+from ._base import KeyedStrategy, read_only
 from ._product import DOWN_PARAM, BatchHasher, ProductStrategy, client_address, weights_as_ints
 from ._product_kernels import (
     CRC_TABLE,
@@ -196,9 +196,7 @@ class NginxChashStrategy(_Nginx):
     @property
     def points(self) -> np.ndarray:
         """The ring: sorted 32-bit points (duplicates dropped), read-only."""
-        v = self._points.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._points)
 
 
 class NginxHashStrategy(_Nginx):

@@ -17,7 +17,7 @@ from ..hashing import (
     _md5,  # the fast builtin MD5, for the continuum points
     as_bytes,
 )
-from ._base import HASH_PARAM, KeyedStrategy, Param
+from ._base import HASH_PARAM, KeyedStrategy, Param, read_only
 from ._kernels import successor_many
 
 _CContinuum: type | None
@@ -80,16 +80,12 @@ class _Continuum(KeyedStrategy):
     @property
     def points(self) -> np.ndarray:
         """The sorted ring positions (read-only view)."""
-        v = self._points.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._points)
 
     @property
     def owners(self) -> np.ndarray:
         """The node index of each point in ``points`` (read-only view)."""
-        v = self._owners.view()
-        v.flags.writeable = False
-        return v
+        return read_only(self._owners)
 
 
 class RingStrategy(_Continuum):
