@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._errors import RoutebenchError, choices
-from ._base import KeyedStrategy, node_names
+from ._base import KeyedStrategy, Param, node_names
 
-__all__ = ["RangeStrategy", "BucketSetStrategy", "INT32_BUCKETS"]
+__all__ = ["RangeStrategy", "BucketSetStrategy", "INT32_BUCKETS", "CAPACITY_PARAM"]
 
 #: the bucket counts of the int32-based references (hash4j, SUPSI's Java code)
 INT32_BUCKETS = 2**31 - 1
@@ -327,6 +327,11 @@ class IntStack:
 def auto_capacity(n: int) -> int:
     """The default capacity: the smallest power of two >= 2N, at least 64."""
     return min(max(64, 1 << (2 * n - 1).bit_length()), INT32_BUCKETS)
+
+
+#: the bucket count a capacity-bounded strategy (anchor, dx) can ever hold
+CAPACITY_PARAM = Param("capacity", 0, "buckets it can ever hold (>= N); 0: the smallest "
+                                      "power of two >= 2N, at least 64", minimum=0)
 
 
 def capacity_for(strategy: KeyedStrategy, n: int) -> int:

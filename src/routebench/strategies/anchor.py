@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HASH_PARAM, Param
-from ._bucketset import BucketSetStrategy, IntStack, capacity_for, full_error
+from ._base import HASH_PARAM
+from ._bucketset import CAPACITY_PARAM, BucketSetStrategy, IntStack, capacity_for, full_error
 from ._kernels_ch import anchor_many, anchor_one, anchor_remove, fill_anchor_map
 
 __all__ = ["AnchorStrategy"]
@@ -38,8 +38,7 @@ class AnchorStrategy(BucketSetStrategy):
                "fixed capacity")
     params = (
         HASH_PARAM,
-        Param("capacity", 0, "buckets the anchor can ever hold (>= N); 0: the smallest "
-                             "power of two >= 2N, at least 64", minimum=0),
+        CAPACITY_PARAM,
     )
     limit_reason = "its buckets are numbered with int32"
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import HASH_PARAM, Param
-from ._bucketset import BucketSetStrategy, IntStack, capacity_for, full_error
+from ._base import HASH_PARAM
+from ._bucketset import CAPACITY_PARAM, BucketSetStrategy, IntStack, capacity_for, full_error
 from ._kernels_ch import dx_many, dx_one, fill_node_map
 
 __all__ = ["DxStrategy"]
@@ -31,8 +31,7 @@ class DxStrategy(BucketSetStrategy):
                "can be removed, LIFO restore")
     params = (
         HASH_PARAM,
-        Param("capacity", 0, "buckets it can ever hold (>= N); 0: the smallest power of two "
-                             ">= 2N, at least 64", minimum=0),
+        CAPACITY_PARAM,
     )
     limit_reason = "its buckets are numbered with int32"
 

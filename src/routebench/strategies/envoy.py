@@ -42,10 +42,10 @@ import xxhash
 from .._errors import RoutebenchError
 from ..hashing import get_hasher
 from ._base import KeyedStrategy, Param, read_only
-from ._kernels import successor_many, table_many
+from ._kernels import successor_many
 from ._product import ProductStrategy
 from ._product_kernels import envoy_maglev_populate, murmur2_64_buffer
-from .maglev import _check_prime
+from .maglev import TableLookup, _check_prime
 
 __all__ = ["EnvoyRingHashStrategy", "EnvoyMaglevStrategy", "murmur2_64", "STD_HASH_SEED",
            "ring_points"]
@@ -157,7 +157,7 @@ class EnvoyRingHashStrategy(_Envoy):
         return read_only(self._points)
 
 
-class EnvoyMaglevStrategy(_Envoy):
+class EnvoyMaglevStrategy(TableLookup, _Envoy):
     name = "envoy-maglev"
     summary = "Envoy maglev: XXH64 offset/skip permutations, weighted turns, prime table"
     params = (
@@ -185,21 +185,7 @@ class EnvoyMaglevStrategy(_Envoy):
                          dtype=np.uint64)
         w = np.array([norm[i] for i in keyed], dtype=np.float64)
         slots = envoy_maglev_populate(offsets, skips, w, max_w, m)
-        self._table = np.ascontiguousarray(np.array(keyed, dtype=np.int32)[slots])
-        self._table_list = self._table.tolist()
-        self._m = m
-
-    def _lookup_one(self, digest: int) -> int:
-        return self._table_list[digest % self._m]
-
-    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
-        out = np.empty(digests.size, dtype=np.intp)
-        table_many(digests, self._table, out)
-        return out
-
-    @property
-    def table(self) -> np.ndarray:
-        return read_only(self._table)
+        self._set_table(np.array(keyed, dtype=np.int32)[slots])
 
 
 STRATEGIES: tuple[type[KeyedStrategy], ...] = (EnvoyRingHashStrategy, EnvoyMaglevStrategy)

@@ -14,7 +14,7 @@ from .._errors import RoutebenchError
 from ._base import HASH_PARAM, KeyedStrategy, Param, read_only
 from ._kernels import fmix64_py, maglev_populate, table_many
 
-__all__ = ["MaglevStrategy", "populate", "is_prime"]
+__all__ = ["MaglevStrategy", "TableLookup", "populate", "is_prime"]
 
 
 def is_prime(m: int) -> bool:
@@ -70,7 +70,33 @@ def populate(offsets, skips, m: int, weights=None) -> np.ndarray:
     return maglev_populate(offsets, skips, turns, int(m))
 
 
-class MaglevStrategy(KeyedStrategy):
+class TableLookup:
+    """A lookup table of node indices, a slot per ``digest mod M`` (maglev and Envoy's)."""
+
+    _table: np.ndarray
+    _table_list: list[int]
+    _m: int
+
+    def _set_table(self, table: np.ndarray) -> None:
+        self._table = np.ascontiguousarray(table)
+        self._table_list = self._table.tolist()
+        self._m = int(self._table.size)
+
+    def _lookup_one(self, digest: int) -> int:
+        return self._table_list[digest % self._m]
+
+    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
+        out = np.empty(digests.size, dtype=np.intp)
+        table_many(digests, self._table, out)
+        return out
+
+    @property
+    def table(self) -> np.ndarray:
+        """The lookup table: a node index per slot (read-only view)."""
+        return read_only(self._table)
+
+
+class MaglevStrategy(TableLookup, KeyedStrategy):
     name = "maglev"
     summary = "Maglev lookup table (NSDI 2016): O(1) lookup, near-minimal disruption"
     params = (
@@ -97,22 +123,8 @@ class MaglevStrategy(KeyedStrategy):
         offsets = [h % m for h in h1]
         skips = [fmix64_py(h ^ 0x9E3779B97F4A7C15) % (m - 1) + 1 for h in h1]
         weights = None if len(set(self._weights)) == 1 else self._weights
-        self._table = populate(offsets, skips, m, weights)
-        self._table_list = self._table.tolist()
-        self._m = m
+        self._set_table(populate(offsets, skips, m, weights))
 
-    def _lookup_one(self, digest: int) -> int:
-        return self._table_list[digest % self._m]
-
-    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
-        out = np.empty(digests.size, dtype=np.intp)
-        table_many(digests, self._table, out)
-        return out
-
-    @property
-    def table(self) -> np.ndarray:
-        """The lookup table: a node index per slot (read-only view)."""
-        return read_only(self._table)
 
 
 STRATEGIES = (MaglevStrategy,)
