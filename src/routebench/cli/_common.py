@@ -291,6 +291,15 @@ def strategy_specs(texts: Sequence[str] | None, check: bool = False) -> list[Any
     return specs
 
 
+def refuse_with(flag: str, given: Sequence[tuple[str, Any]], why: str) -> None:
+    """One line when ``flag`` meets options it replaces: ``given`` is (option, value) pairs;
+    ``why`` says what ``flag`` already gives."""
+    clash = [f for f, v in given if v]
+    if clash:
+        both = " and ".join(clash)
+        raise RoutebenchError(f"{flag} and {both} cannot be combined: {why}; drop {both}")
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``1 trace``, ``3 traces``."""
     return f"{n:,} {word if n == 1 else (words or word + 's')}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._errors import RoutebenchError, choices
 from ..hashing import HASH_NAMES
-from ._common import wrap
+from ._common import refuse_with, wrap
 
 LOOKUP_EPILOG = """\
 examples:
@@ -118,12 +118,9 @@ def _shown(key: bytes | None) -> bytes:
 
 def _run_lb_config(args: argparse.Namespace) -> int:
     """``lookup --lb-config``: value<TAB>server as the configuration names it."""
-    clash = [f for f, v in (("--strategy", args.strategy), ("--nodes", args.nodes),
-                            ("--hash", args.hash)) if v]
-    if clash:
-        raise RoutebenchError(
-            f"--lb-config and {' and '.join(clash)} cannot be combined: the configuration "
-            f"gives the strategy, its servers and its hash; drop {' and '.join(clash)}")
+    refuse_with("--lb-config", (("--strategy", args.strategy), ("--nodes", args.nodes),
+                                ("--hash", args.hash)),
+                "the configuration gives the strategy, its servers and its hash")
     from ..lbconfig import read_lb_spec
 
     cfg = read_lb_spec(args.lb_config)

@@ -22,6 +22,7 @@ from ._common import (
     plural,
     print_comparison,
     progress,
+    refuse_with,
     say,
     strategy_specs,
     wrap,
@@ -230,13 +231,10 @@ def _time_against_base(args: argparse.Namespace, specs: list[Any], nodes: list[i
 # -- --lb-config ----------------------------------------------------------------------------
 def _lb_check(args: argparse.Namespace) -> None:
     """Options that do not go with --lb-config: one line naming them."""
-    clash = [flag for flag, v in (("--strategy", args.strategy), ("--nodes", args.nodes),
-                                  ("--base-python", args.base_python)) if v]
-    if clash:
-        raise RoutebenchError(
-            f"--lb-config and {' and '.join(clash)} cannot be combined: the configuration "
-            "gives the strategy and its servers (and timing is not measured); drop "
-            f"{' and '.join(clash)}, or run --strategy/--nodes without --lb-config")
+    refuse_with("--lb-config", (("--strategy", args.strategy), ("--nodes", args.nodes),
+                                ("--base-python", args.base_python)),
+                "the configuration gives the strategy and its servers (and timing is not "
+                "measured); run --strategy/--nodes without --lb-config instead")
 
 
 def _add_server(text: str | None) -> tuple[str, int | None] | None:
