@@ -263,9 +263,11 @@ def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
-    # a worker that dies fails its task at once (KilledWorker): the sweep retries it once
+    # a worker that dies fails its task at once (KilledWorker): the sweep retries it once;
+    # the statistical profiler (for a dashboard we do not start) would sample every cell
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.daemon": False}):
+                          "distributed.worker.daemon": False,
+                          "distributed.worker.profile.enabled": False}):
         try:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.CRITICAL)
