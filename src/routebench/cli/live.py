@@ -72,10 +72,11 @@ def add_parser(sub: Any, light: bool = False) -> None:
     g.add_argument("--workers", metavar="W", type=int,
                    help="requests a backend serves at once (default 8)")
     g.add_argument("--service", metavar="DIST", help="service time (default exp:mean=0.005)")
-    g.add_argument("--store", choices=("local", "redis", "memcached"),
+    g.add_argument("--store", choices=("local", "redis", "memcached", "dynamodb"),
                    help="where session state lives (default local: the backend's memory)")
     g.add_argument("--ttl", metavar="T", help="state expires T after its last write "
                    "(default 30m)")
+    _add_store_options(g)
     g = s.add_argument_group("clients and sessions")
     g.add_argument("--clients", metavar="C", type=int, help="distinct clients (default 1000)")
     g.add_argument("--nat", metavar="SIZES",
@@ -109,6 +110,30 @@ def add_parser(sub: Any, light: bool = False) -> None:
     s.set_defaults(func=run)
 
 
+# -- session store options (dynamodb endpoint and table, a store round trip) -----------------
+def _add_store_options(g: Any) -> None:
+    g.add_argument("--store-endpoint", metavar="URL",
+                   help="--store dynamodb: a real DynamoDB endpoint (credentials from boto3's "
+                        "chain; the table must exist); default: a local dynalite")
+    g.add_argument("--store-table", metavar="NAME",
+                   help="--store dynamodb: the table (hash key id, type S; default "
+                        "routebench-sessions)")
+    g.add_argument("--store-rtt", metavar="T",
+                   help="wait T before every store call: the network round trip a loopback "
+                        "store does not have (e.g. 2ms)")
+
+
+def _store_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
+    from .._units import parse_duration
+
+    if args.store_endpoint is not None:
+        f["store_endpoint"] = args.store_endpoint
+    if args.store_table is not None:
+        f["store_table"] = args.store_table
+    if args.store_rtt is not None:
+        f["store_rtt"] = parse_duration(args.store_rtt, "--store-rtt", allow_zero=True)
+
+
 def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
     """The ``LiveScenario``, the balancers and the preset's name the options ask for."""
     from .._errors import choices
@@ -128,6 +153,7 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
             f[k] = v
     if args.ttl is not None:
         f["ttl"] = parse_duration(args.ttl, "--ttl")
+    _store_fields(args, f)
     if args.nat is not None:
         from ..datasets.synthetic import parse_sizes
 
@@ -163,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     sc, balancers, label = scenario_from_args(args)
     for spec in balancers:  # every balancer checked before anything starts
         balance_lines(spec)
-    check_binaries(sc.store)
+    check_binaries(sc.store, sc.store_endpoint)
     stop = (f"{sc.requests:,} requests" if sc.requests else f"{sc.duration:g} s")
     say(args, f"routebench live: scenario {label}, {len(balancers)} balancer(s), "
               f"{sc.backends} backends, store {sc.store}, {stop} a balancer at "

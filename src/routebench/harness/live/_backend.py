@@ -17,7 +17,13 @@ another backend's memory, or expired) the answer is ``X-State: lost`` ("session
 lost") and the state is written again, as a login would. Every write sets the
 TTL. The state lives in this process's memory (``--store local``), in Redis
 (RESP ``GET``/``SET ... EX``) or in memcached (text protocol ``get``/``set``),
-over a pool of one connection a worker.
+over a pool of one connection a worker, or in a DynamoDB table (``--store
+dynamodb``: boto3 in a thread a worker; an ``expires`` TTL attribute on every
+item, conditional writes). ``--store-rtt S`` waits S seconds before every store
+call, a network round trip a loopback store does not have.
+
+Standard library only except for the DynamoDB store, which imports boto3 (the
+runner starts those backends without ``-S``).
 
 Every response carries ``X-Backend: NAME``. ``GET /health`` answers at once.
 """
@@ -76,7 +82,7 @@ class LocalStore:
             return None
         return item[0]
 
-    async def set(self, key: bytes, value: bytes) -> None:
+    async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
         now = time.monotonic()
         self.data[key] = (value, now + self.ttl)
         self.data.move_to_end(key)
@@ -138,7 +144,7 @@ class RedisStore(_Pool):
     async def get(self, key: bytes) -> bytes | None:
         return await self.call(self._cmd(b"GET", key), self._reply)
 
-    async def set(self, key: bytes, value: bytes) -> None:
+    async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
         await self.call(self._cmd(b"SET", key, value, b"EX", self.ttl), self._reply)
 
 
@@ -171,9 +177,106 @@ class MemcachedStore(_Pool):
     async def get(self, key: bytes) -> bytes | None:
         return await self.call(b"get %s\r\n" % key, self._value)
 
-    async def set(self, key: bytes, value: bytes) -> None:
+    async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
         await self.call(b"set %s 0 %d %d\r\n%s\r\n" % (key, self.ttl, len(value), value),
                         self._stored)
+
+
+class DynamoStore:
+    """A DynamoDB table as a session store would use it, through boto3.
+
+    An item is ``{id: S, seq: S, expires: N}``; ``expires`` (epoch seconds) is the
+    table's TTL attribute, set on every write. DynamoDB deletes expired items
+    lazily (within days), so a read treats an item past ``expires`` as missing,
+    as session stores do. Writes are conditional: a new session (or a re-login
+    after a loss) only where no live item is (``attribute_not_exists(id) OR
+    expires < :now``), a later one only where the item still holds what this
+    request read (``seq = :prev``: optimistic locking, so two backends never
+    overwrite each other's session blindly). A failed condition is an error of
+    the request. boto3 is synchronous: each call runs in one of ``workers``
+    threads; one client serves them all (boto3 clients are thread-safe).
+    """
+
+    def __init__(self, endpoint: str, table: str, ttl: float) -> None:
+        import concurrent.futures
+
+        import boto3  # type: ignore[import-untyped]
+        import botocore.config  # type: ignore[import-untyped]
+
+        self.table = table
+        self.ttl = max(1, math.ceil(ttl))
+        kw: dict[str, Any] = {"config": botocore.config.Config(
+            retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2,
+            read_timeout=10, max_pool_connections=64)}
+        if endpoint:
+            kw["endpoint_url"] = endpoint
+        self.client = boto3.client("dynamodb", **kw)
+        self.failed = self.client.exceptions.ConditionalCheckFailedException
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def start(self, n: int) -> None:
+        import concurrent.futures
+
+        self.pool = concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="dynamodb")
+        await self._run(self._ping)  # the table is there before the port opens
+
+    def _ping(self) -> None:
+        self.client.describe_table(TableName=self.table)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, fn, *args)
+        except self.failed:
+            raise OSError("dynamodb: conditional write failed") from None
+        except Exception as exc:  # botocore's errors: the request fails, the server goes on
+            if isinstance(exc, (OSError, asyncio.CancelledError)):
+                raise
+            raise OSError(f"dynamodb: {type(exc).__name__}: {exc}") from None
+
+    def _get(self, key: bytes) -> bytes | None:
+        item = self.client.get_item(TableName=self.table, Key={"id": {"S": key.decode()}},
+                                    ConsistentRead=True).get("Item")
+        if item is None or int(item["expires"]["N"]) < time.time():
+            return None
+        return item["seq"]["S"].encode()
+
+    def _put(self, key: bytes, value: bytes, prev: bytes | None) -> None:
+        now = int(time.time())
+        item = {"id": {"S": key.decode()}, "seq": {"S": value.decode()},
+                "expires": {"N": str(now + self.ttl)}}
+        if prev is None:
+            cond = "attribute_not_exists(id) OR expires < :now"
+            values = {":now": {"N": str(now)}}
+        else:
+            cond = "seq = :prev"
+            values = {":prev": {"S": prev.decode()}}
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression=cond,
+                             ExpressionAttributeValues=values)
+
+    async def get(self, key: bytes) -> bytes | None:
+        return await self._run(self._get, key)
+
+    async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
+        await self._run(self._put, key, value, prev)
+
+
+class Delayed:
+    """A store whose every call first waits ``rtt`` seconds: a network round trip."""
+
+    def __init__(self, store: Any, rtt: float) -> None:
+        self.store, self.rtt = store, rtt
+
+    async def start(self, n: int) -> None:
+        await self.store.start(n)
+
+    async def get(self, key: bytes) -> bytes | None:
+        await asyncio.sleep(self.rtt)
+        return await self.store.get(key)
+
+    async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
+        await asyncio.sleep(self.rtt)
+        await self.store.set(key, value, prev)
 
 
 # -- the server -----------------------------------------------------------------------------
@@ -184,10 +287,14 @@ class Backend:
         self.service = sampler(args.service, args.seed)
         if args.store == "local":
             self.store: Any = LocalStore(args.ttl)
+        elif args.store == "dynamodb":
+            self.store = DynamoStore(args.store_addr, args.store_table, args.ttl)
         else:
             host, _, port = args.store_addr.rpartition(":")
             cls = RedisStore if args.store == "redis" else MemcachedStore
             self.store = cls(host, int(port), args.ttl)
+        if args.store_rtt > 0:
+            self.store = Delayed(self.store, args.store_rtt)
         self.workers = args.workers
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -223,12 +330,14 @@ class Backend:
                 key = b"rb:" + session
                 seq = hdr.get(b"x-seq", b"0")
                 try:
+                    prev = None
                     if seq != b"0":
-                        state = b"ok" if await self.store.get(key) is not None else b"lost"
+                        prev = await self.store.get(key)
+                        state = b"ok" if prev is not None else b"lost"
                     else:
                         state = b"new"
                     await asyncio.sleep(self.service())
-                    await self.store.set(key, seq)
+                    await self.store.set(key, seq, prev)
                 except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     msg = f"session store: {exc}".encode()
                     self.reply(writer, b"503 Service Unavailable", msg, b"error", False)
@@ -267,8 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--service", default="exp:0.005", help="KIND:MEAN[:SHAPE]")
-    p.add_argument("--store", choices=("local", "redis", "memcached"), default="local")
-    p.add_argument("--store-addr", default="")
+    p.add_argument("--store", choices=("local", "redis", "memcached", "dynamodb"),
+                   default="local")
+    p.add_argument("--store-addr", default="", help="HOST:PORT, or dynamodb's endpoint URL")
+    p.add_argument("--store-table", default="routebench-sessions")
+    p.add_argument("--store-rtt", type=float, default=0.0, help="seconds before a store call")
     p.add_argument("--ttl", type=float, default=1800.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run", default="", help="the run's directory (names the process)")

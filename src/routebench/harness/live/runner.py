@@ -47,13 +47,16 @@ from ..sim.simulator import backend_names, make_balancer
 from ._haproxy import COOKIE, balance_lines, haproxy_config, runtime_command
 from ._loadgen import LoadGen, Tally
 from ._procs import LOOPBACK, ServerProcess, find_binary, free_ports
+from ._stores import DEFAULT_TABLE
 
 __all__ = ["LiveScenario", "LivePreset", "LIVE_PRESETS", "LIVE_STORES", "run_live",
            "check_binaries", "BINARIES"]
 
-LIVE_STORES = ("local", "redis", "memcached")
+LIVE_STORES = ("local", "redis", "memcached", "dynamodb")
 #: executable -> Debian package
 BINARIES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached"}
+#: executable -> npm package (a global install puts it on PATH)
+NPM_BINARIES = {"dynalite": "dynalite"}
 _BACKEND_PY = Path(__file__).with_name("_backend.py")
 
 
@@ -80,6 +83,11 @@ class LiveScenario:
     events: Sequence[Event] = ()
     store: str = "local"
     ttl: float = 1800.0
+    #: dynamodb: a real endpoint URL ("" = a local dynalite), its table; any store: the
+    #: seconds every store call waits first (a network round trip)
+    store_endpoint: str = ""
+    store_table: str = DEFAULT_TABLE
+    store_rtt: float = 0.0
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -101,6 +109,7 @@ class LiveScenario:
         if self.store not in LIVE_STORES:
             raise RoutebenchError(f"store {self.store!r}: expected one of {choices(LIVE_STORES)}")
         self.rate = check_positive(self.rate, "rate")
+        _check_store_options(self)
         self.ttl = check_positive(self.ttl, "TTL")
         if self.requests is None and self.duration is None:
             raise RoutebenchError("give requests or a duration: the run needs an end")
@@ -160,18 +169,40 @@ LIVE_PRESETS: dict[str, LivePreset] = {p.name: p for p in (
 )}
 
 
-def check_binaries(store: str) -> dict[str, str]:
-    """The executables a run needs, by name; a missing one names its Debian package."""
+def check_binaries(store: str, endpoint: str = "") -> dict[str, str]:
+    """The executables a run needs, by name; a missing one names its Debian (or npm)
+    package."""
     need = ["haproxy"] + (["redis-server"] if store == "redis" else
-                          ["memcached"] if store == "memcached" else [])
+                          ["memcached"] if store == "memcached" else
+                          ["dynalite"] if store == "dynamodb" and not endpoint else [])
     found = {}
     for name in need:
         path = find_binary(name)
+        if path is None and name in NPM_BINARIES:
+            raise RoutebenchError(f"{name} not found on PATH: install the npm package "
+                                  f"{NPM_BINARIES[name]} (npm install -g {NPM_BINARIES[name]})"
+                                  f", or give --store-endpoint URL")
         if path is None:
             raise RoutebenchError(f"{name} not found: install the Debian package "
                                   f"{BINARIES[name]} (apt-get install {BINARIES[name]})")
         found[name] = path
     return found
+
+
+def _check_store_options(sc: LiveScenario) -> None:
+    if sc.store_endpoint and sc.store != "dynamodb":
+        raise RoutebenchError(f"--store-endpoint is for --store dynamodb, not {sc.store}")
+    if sc.store_endpoint and not re.match(r"https?://[^/\s]+/?$", sc.store_endpoint):
+        raise RoutebenchError(f"--store-endpoint {sc.store_endpoint!r}: expected a URL "
+                              "http(s)://HOST[:PORT]")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", sc.store_table):
+        raise RoutebenchError(f"--store-table {sc.store_table!r}: a DynamoDB table name is "
+                              "3-255 of A-Z a-z 0-9 _ - .")
+    if sc.store_rtt < 0 or sc.store_rtt != sc.store_rtt:
+        raise RoutebenchError(f"--store-rtt {sc.store_rtt!r}: expected a time >= 0")
+    if sc.store_rtt > 0 and sc.store == "local":
+        raise RoutebenchError("--store-rtt: --store local keeps state in the backend's memory,"
+                              " with no round trip to add; use redis, memcached or dynamodb")
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -195,7 +226,7 @@ class _Run:
         self.names = sc.names
         self.joining = {e.backend for e in sc.events if e.kind == "join"}
         self.bins = bins
-        n_store = sc.store != "local"
+        n_store = sc.store != "local" and not sc.store_endpoint
         ports = free_ports(len(self.names) + n_store + (port is None))
         self.lb_port = port if port is not None else ports.pop()
         self.store_port: int = ports.pop() if n_store else 0
@@ -235,6 +266,8 @@ class _Run:
                 [self.bins["memcached"], "-l", LOOPBACK, "-p", str(self.store_port), "-U", "0",
                  "-m", "64", "-c", "4096", "-t", "1", "-u", "nobody"], [self.store_port],
                 name="memcached"))
+        elif sc.store == "dynamodb":
+            self._start_dynamodb()
         for name in self.names:
             if name not in self.joining:
                 self._start_backend(name)
@@ -249,19 +282,44 @@ class _Run:
         self._wait_up([n for n in self.names if n not in self.joining])
         self.startup = time.perf_counter() - t0
 
+    def _start_dynamodb(self) -> None:
+        from ._stores import dynalite_argv, prepare_table
+
+        sc = self.sc
+        if not sc.store_endpoint:
+            self._start("dynalite", ServerProcess(
+                dynalite_argv(self.bins["dynalite"], self.store_port, LOOPBACK),
+                [self.store_port], name="dynalite"))
+        self.store_note = prepare_table(self.dynamodb_endpoint, sc.store_table,
+                                        not sc.store_endpoint)
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return self.sc.store_endpoint or f"http://{LOOPBACK}:{self.store_port}"
+
     def _start_backend(self, name: str) -> ServerProcess:
         sc = self.sc
         assert isinstance(sc.service, Dist)
         svc = f"{sc.service.kind}:{sc.service.mean!r}" + (
             f":{sc.service.shape!r}" if sc.service.kind in ("lognormal", "pareto") else "")
-        argv = [sys.executable, "-S", str(_BACKEND_PY), "--name", name,
+        # stdlib only, without site-packages, but for boto3
+        site = [] if sc.store == "dynamodb" else ["-S"]
+        argv = [sys.executable, *site, str(_BACKEND_PY), "--name", name,
                 "--port", str(self.ports[name]), "--workers", str(sc.workers),
                 "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
                 "--seed", str(self.seed * 1000 + self.names.index(name)),
                 "--run", str(self.out)]
-        if self.store_port:
+        env = None
+        if sc.store == "dynamodb":
+            from ._stores import dynamodb_env
+
+            argv += ["--store-addr", self.dynamodb_endpoint, "--store-table", sc.store_table]
+            env = dynamodb_env(self.dynamodb_endpoint, not sc.store_endpoint)
+        elif self.store_port:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
-        return self._start(name, ServerProcess(argv, [self.ports[name]], name=name))
+        if sc.store_rtt:
+            argv += ["--store-rtt", repr(sc.store_rtt)]
+        return self._start(name, ServerProcess(argv, [self.ports[name]], name=name, env=env))
 
     def _check_config(self) -> None:
         res = subprocess.run([self.bins["haproxy"], "-c", "-f", str(self.config_path)],
@@ -360,7 +418,7 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
     real processes; the record of what the clients saw. ``port``: the balancer's
     (default: a free one); ``extra``: lines appended to HAProxy's backend section."""
     lines = balance_lines(balancer)  # an unknown balancer fails before anything starts
-    bins = check_binaries(sc.store)
+    bins = check_binaries(sc.store, sc.store_endpoint)
     if port is not None and not free_port(port):
         raise RoutebenchError(f"--port {port}: {LOOPBACK}:{port} is in use")
     out = Path(out_dir)
@@ -550,7 +608,8 @@ def _cpu_shares(cpu: dict[str, float], wall: float) -> dict[str, Any]:
     """CPU seconds and share of one core over the run: client, balancer, backends, store."""
     parts = {"client": cpu.get("client", 0.0), "balancer": cpu.get("haproxy", 0.0),
              "backends": sum(v for k, v in cpu.items() if k.startswith("backend")),
-             "store": cpu.get("redis", 0.0) + cpu.get("memcached", 0.0)}
+             "store": cpu.get("redis", 0.0) + cpu.get("memcached", 0.0)
+             + cpu.get("dynalite", 0.0)}
     out: dict[str, Any] = {}
     for k, v in parts.items():
         out[f"cpu_{k}_s"] = v
