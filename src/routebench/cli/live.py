@@ -100,6 +100,7 @@ def add_parser(sub: Any, light: bool = False) -> None:
                    help="HAProxy's port on 127.0.0.1 (default: a free one)")
     g.add_argument("--haproxy-line", action="append", metavar="LINE", default=[],
                    help="a line appended to HAProxy's backend section (repeatable)")
+    _add_lb_options(g)
     o = s.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", default=DEFAULT_LIVE_DIR,
                    help=f"where the HAProxy configurations go (default {DEFAULT_LIVE_DIR}/)")
@@ -108,6 +109,33 @@ def add_parser(sub: Any, light: bool = False) -> None:
     add_json(o, DEFAULT_LIVE_JSON)
     add_quiet(o)
     s.set_defaults(func=run)
+
+
+# -- the balancer software: --lb, --lb-config ----------------------------------------------
+def _add_lb_options(g: Any) -> None:
+    g.add_argument("--lb", choices=("haproxy", "nginx"),
+                   help="the balancer software (default haproxy); nginx takes round-robin, "
+                        "least-connections, random, p2c, ip-hash-sticky, key-hash; its drain, "
+                        "join and recover are configuration reloads")
+    g.add_argument("--lb-config", metavar="FILE[:NAME]",
+                   help="run your own HAProxy backend section or nginx upstream (the file's "
+                        "kind picks the balancer) with its servers rewritten to the backends; "
+                        "the configuration run is written to --out")
+
+
+def _lb_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
+    """--lb-config: as many backends as its servers, unless --backends says otherwise."""
+    if args.lb_config is None:
+        return
+    from ._common import refuse_with
+
+    refuse_with("--lb-config", [("--balancer", args.balancer), ("--lb", args.lb)],
+                "the configuration is the balancer")
+    from ..harness.live.runner import balancer_lines
+
+    _, _, user = balancer_lines("", lb_config=args.lb_config)
+    if args.backends is None:
+        f["backends"] = len(user.server_names)
 
 
 # -- session store options (dynamodb endpoint and table, a store round trip) -----------------
@@ -154,6 +182,7 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
     if args.ttl is not None:
         f["ttl"] = parse_duration(args.ttl, "--ttl")
     _store_fields(args, f)
+    _lb_fields(args, f)
     if args.nat is not None:
         from ..datasets.synthetic import parse_sizes
 
@@ -179,17 +208,26 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..harness.live._haproxy import balance_lines
-    from ..harness.live.runner import check_binaries, run_live
+    from ..harness.live.runner import balancer_lines, check_binaries, run_live
     from ..records import make_report
     from ..reports import sim_table, write_json
 
     if args.seed < 0:
         raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
     sc, balancers, label = scenario_from_args(args)
+    lb = args.lb or "haproxy"
+    if args.lb_config is not None:
+        balancers = [args.lb_config]
+    elif lb == "nginx" and not args.balancer:  # the preset's balancers nginx has
+        from ..harness.live._nginx import NGINX_BALANCERS
+
+        balancers = [b for b in balancers if b.split(":")[0] in NGINX_BALANCERS] or \
+            ["round-robin"]
     for spec in balancers:  # every balancer checked before anything starts
-        balance_lines(spec)
-    check_binaries(sc.store, sc.store_endpoint)
+        _, lb, _ = balancer_lines(spec, lb, args.lb_config, sc)
+    if args.haproxy_line and lb != "haproxy":
+        raise RoutebenchError("--haproxy-line is for HAProxy; the balancer here is nginx")
+    check_binaries(sc.store, sc.store_endpoint, lb)
     stop = (f"{sc.requests:,} requests" if sc.requests else f"{sc.duration:g} s")
     say(args, f"routebench live: scenario {label}, {len(balancers)} balancer(s), "
               f"{sc.backends} backends, store {sc.store}, {stop} a balancer at "
@@ -200,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
         bar = _bar(args, spec, sc.requests)
         try:
             rec = run_live(sc, spec, seed=args.seed, out_dir=args.out, port=args.port,
-                           extra=args.haproxy_line, scenario_label=label,
+                           extra=args.haproxy_line, scenario_label=label, lb=lb,
+                           lb_config=args.lb_config,
                            progress=bar.update if bar is not None else None)
         finally:
             if bar is not None:
@@ -208,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         m = rec.metrics
         say(args, f"{rec.label}: {m['requests']:,} requests in {m['wall_s']:.1f} s "
                   f"({m['throughput'] or 0:,.0f}/s) after {m['startup_s']:.1f} s start-up; "
-                  f"CPU client {m['cpu_client_pct'] or 0:.0f}%, HAProxy "
+                  f"CPU client {m['cpu_client_pct'] or 0:.0f}%, {lb} "
                   f"{m['cpu_balancer_pct'] or 0:.0f}%, backends {m['cpu_backends_pct'] or 0:.0f}%"
                   f", store {m['cpu_store_pct'] or 0:.0f}%; config {rec.config_file}")
         results.append(rec)
