@@ -251,3 +251,60 @@ def test_lb_config_haproxy_rejects_shows_haproxys_message(tmp_path: Path,
     for row in rows:
         stat = Path(f"/proc/{row['pid']}/stat")
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+# -- report and compare on live JSON ------------------------------------------------------
+def _live_report(path: Path, runs: list[tuple[str, str, float]]) -> Path:
+    """A live report of (label, software, p99 s) records, as `routebench live` writes."""
+    from routebench.records import LiveRecord, make_report
+    from routebench.reports import write_json
+
+    recs = []
+    for label, software, p99 in runs:
+        m = {"requests": 2000, "completed": 1990, "failed": 10, "failed_pct": 0.5,
+             "sessions": 200, "sessions_lost": 4, "sessions_lost_pct": 2.0,
+             "lost_crash_pct": 2.0, "lost_reroute_pct": 0.0, "lost_ip_change_pct": 0.0,
+             "lost_ttl_pct": 0.0, "crash_pinned": 4, "crash_lost": 4, "crash_lost_pct": 100.0,
+             "latency_p50": 0.005, "latency_p99": p99, "latency_p999": 0.04,
+             "served_imbalance_avg": 1.2, "served_imbalance_worst": 1.9, "throughput": 950.0,
+             "startup_s": 0.61, "cpu_client_pct": 8.0, "cpu_balancer_pct": 3.0,
+             "cpu_backends_pct": 20.0, "cpu_store_pct": 4.0}
+        name = label.split("@")[0]
+        recs.append(LiveRecord(strategy=name, params={}, label=label, nodes=4, metrics=m,
+                               scenario="crash-failover", store="redis",
+                               config_file=f"out/{software}-{name}.cfg"))
+    write_json(str(path), make_report("live", recs, {"seed": 0}))
+    return path
+
+
+def test_compare_live_pairs_by_software_and_shows_labels(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    base = _live_report(tmp_path / "a.json", [("p2c", "haproxy", 0.020),
+                                              ("p2c@nginx", "nginx", 0.030)])
+    new = _live_report(tmp_path / "b.json", [("p2c", "haproxy", 0.025),
+                                             ("p2c@nginx", "nginx", 0.030)])
+    assert main(["compare", str(base), str(new), "--no-config"]) == 0
+    out = capsys.readouterr().out
+    # HAProxy's p2c is compared with HAProxy's, nginx's with nginx's: only one p99 moved
+    assert "2 results compared (0 only in base, 0 only in new); 1 metric values changed" in out
+    row = next(ln for ln in out.splitlines() if "latency_p99" in ln)
+    assert row.split("|")[1].strip() == "p2c" and "0.02" in row and "0.025" in row
+    only = _live_report(tmp_path / "c.json", [("p2c@nginx", "nginx", 0.030)])
+    main(["compare", str(base), str(only), "--no-config"])
+    assert "| p2c " in capsys.readouterr().out.split("only in base")[0]
+
+
+def test_report_on_live_json_shows_the_live_table(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    src = _live_report(tmp_path / "live.json", [("cookie-sticky", "haproxy", 0.02),
+                                                ("ip-hash-sticky@nginx", "nginx", 0.03)])
+    assert main(["report", str(src), "-o", str(tmp_path / "rep"), "-q"]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "crash: lost of pinned" in md and "4/4 (100%)" in md  # simulate's columns
+    row = next(ln for ln in md.splitlines() if ln.startswith("| ip-hash-sticky@nginx")
+               and "out/" in ln)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells == ["ip-hash-sticky@nginx", "nginx", "redis", "2,000", "950", "0.61",
+                     "8 / 3 / 20 / 4", "out/nginx-ip-hash-sticky.cfg"]
+    assert "lost_reroute_pct" not in md  # not the every-metric dump
