@@ -308,3 +308,22 @@ def test_report_on_live_json_shows_the_live_table(tmp_path: Path) -> None:
     assert cells == ["ip-hash-sticky@nginx", "nginx", "redis", "2,000", "950", "0.61",
                      "8 / 3 / 20 / 4", "out/nginx-ip-hash-sticky.cfg"]
     assert "lost_reroute_pct" not in md  # not the every-metric dump
+
+
+@pytest.mark.servers
+def test_lb_config_nginx_rejects_shows_nginxs_message(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    require("nginx")
+    (tmp_path / "nginx.conf").write_text(NGINX_CONF.replace("$http_x_session",
+                                                            "$no_such_variable"))
+    assert main(["live", "--lb-config", f"{tmp_path}/nginx.conf:app", "--out",
+                 str(tmp_path / "o"), "--no-json", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("routebench live: error: nginx rejects")
+    assert err.endswith('nginx-nginx.conf_app.conf: unknown "no_such_variable" variable')
+    rows = json.loads((tmp_path / "o" / "processes.json").read_text())
+    assert {r["name"] for r in rows} == {"backend-0", "backend-1", "backend-2"}
+    for row in rows:
+        stat = Path(f"/proc/{row['pid']}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"

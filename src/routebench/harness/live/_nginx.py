@@ -45,6 +45,7 @@ failed request).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -234,7 +235,8 @@ class NginxLB:
         if res.returncode != 0:
             text = [ln.strip() for ln in (res.stdout + res.stderr).splitlines()
                     if "[emerg]" in ln or "[alert]" in ln] or (res.stdout + res.stderr).split("\n")
-            msg = "; ".join(t.split("] ", 1)[-1] for t in text[:2] if t).strip()
+            msg = "; ".join(re.sub(r"^\d+#\d+: ", "", t.split("] ", 1)[-1])
+                            for t in text[:2] if t).strip()
             raise RoutebenchError(f"nginx rejects {self.path}: {msg}")
 
     def argv(self) -> list[str]:
