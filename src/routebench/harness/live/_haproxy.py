@@ -30,6 +30,7 @@ commands (``set server be/NAME state drain``).
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -206,6 +207,11 @@ class UserBackend:
         return f"{self.path}:{self.name}"
 
     @property
+    def stem(self) -> str:
+        """FILE:NAME without the file's directory (names the configuration written)."""
+        return f"{os.path.basename(self.path)}:{self.name}"
+
+    @property
     def lines(self) -> list[str]:
         """The section's own directives but servers (for the record)."""
         return self.inherited + [ln.strip() for ln in self.body if ln.strip() and not
@@ -251,7 +257,7 @@ class HAProxyLB:
         self.lines = user.lines if user is not None else balance_lines(spec)
         self.backend = user.name if user is not None else "be"
         self.label = user.label if user is not None else spec
-        self.path = out / f"haproxy-{_slug(self.label)}.cfg"
+        self.path = out / f"haproxy-{_slug(user.stem if user is not None else spec)}.cfg"
         self.pid: int | None = None
         #: the cookie the clients keep
         self.cookie = user.cookie if user is not None and user.cookie else COOKIE

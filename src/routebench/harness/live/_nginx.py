@@ -132,6 +132,11 @@ class UserUpstream:
         return f"{self.path}:{self.name}"
 
     @property
+    def stem(self) -> str:
+        """FILE:NAME without the file's directory (names the configuration written)."""
+        return f"{os.path.basename(self.path)}:{self.name}"
+
+    @property
     def lines(self) -> list[str]:
         return [" ".join([x.name, *map(_quote, x.args)]) + ";" for x in self.directives]
 
@@ -204,7 +209,7 @@ class NginxLB:
         self.user = user
         self.lines = user.lines if user is not None else upstream_lines(spec)
         self.label = user.label if user is not None else spec
-        self.path = out / f"nginx-{_slug(self.label)}.conf"
+        self.path = out / f"nginx-{_slug(user.stem if user is not None else spec)}.conf"
         self.state: dict[str, str] = {}  # name -> "" (up), "down", "absent"
         self.ports: dict[str, int] = {}
         self.pid: int | None = None
