@@ -61,15 +61,18 @@ def _backend_module() -> Any:
 
 # -- the crash story with the state in DynamoDB ---------------------------------------
 @pytest.mark.servers
-def test_crash_with_dynamodb_store_loses_no_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["http", "boto3"])
+def test_crash_with_dynamodb_store_loses_no_session(client: str, tmp_path: Path) -> None:
     require("haproxy", "dynalite")
     sc = LiveScenario(requests=1500, rate=800, store="dynamodb", clients=300,
-                      events=(Event("crash", "backend-1", 1.0),))
+                      store_client=client, events=(Event("crash", "backend-1", 1.0),))
     r = run_live(sc, "cookie-sticky", seed=1, out_dir=tmp_path)
     m = r.metrics
     assert m["crash_pinned"] >= 5  # sessions pinned to the killed backend came back...
     assert m["crash_lost"] == 0 and m["sessions_lost"] == 0  # ...and found their state
-    assert 0 < m["failed"] <= 20  # only the requests in flight on the killed backend
+    # only the requests in flight on the killed backend fail: at most one a session that
+    # was on it (those that came back are crash_pinned), however slow the machine
+    assert 0 < m["failed"] <= m["crash_pinned"] + 10
     assert m["completed"] + m["failed"] == m["requests"]
     assert r.cpu_s.get("dynalite", 0) > 0 and r.store == "dynamodb"
 
@@ -90,10 +93,11 @@ def test_dynamodb_item_past_its_ttl_is_lost_and_rewritten(tmp_path: Path) -> Non
 
 # -- the store itself: conditional writes ---------------------------------------------
 @pytest.mark.servers
-def test_dynamodb_writes_are_conditional(dynalite: Any) -> None:
+@pytest.mark.parametrize("client", ["DynamoHttpStore", "DynamoStore"])
+def test_dynamodb_writes_are_conditional(client: str, dynalite: Any) -> None:
     endpoint, _ = dynalite
     assert prepare_table(endpoint, "t-cond", local=True).startswith("table t-cond created")
-    store = _backend_module().DynamoStore(endpoint, "t-cond", ttl=60)
+    store = getattr(_backend_module(), client)(endpoint, "t-cond", ttl=60)
 
     async def scenario() -> list[Any]:
         await store.start(2)
@@ -112,6 +116,39 @@ def test_dynamodb_writes_are_conditional(dynalite: Any) -> None:
 
     assert asyncio.run(scenario()) == [None, b"0", "dynamodb: conditional write failed",
                                        "dynamodb: conditional write failed", b"1"]
+
+
+def test_signed_request_matches_botocores_sigv4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backends' own DynamoDB requests carry the signature botocore computes."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token/with+chars")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    store = _backend_module().DynamoHttpStore("https://dynamodb.eu-west-1.amazonaws.com",
+                                              "t", ttl=60)
+    body = b'{"TableName": "t", "Key": {"id": {"S": "rb:1"}}}'
+    now = 1_790_000_000.0
+    raw = store.request("GetItem", body, now=now)
+    head = dict(ln.split(": ", 1) for ln in raw.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:])
+    assert raw.endswith(b"\r\n\r\n" + body)
+    req = AWSRequest("POST", "https://dynamodb.eu-west-1.amazonaws.com/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.GetItem"})
+    signer = SigV4Auth(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                   "token/with+chars"), "dynamodb", "eu-west-1")
+    import datetime
+    from unittest import mock
+
+    fixed = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=fixed):
+        signer.add_auth(req)
+    assert head["x-amz-date"] == req.headers["X-Amz-Date"]
+    assert head["authorization"] == req.headers["Authorization"]
 
 
 # -- a user's endpoint -------------------------------------------------------------------

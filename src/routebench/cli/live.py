@@ -146,6 +146,9 @@ def _add_store_options(g: Any) -> None:
     g.add_argument("--store-table", metavar="NAME",
                    help="--store dynamodb: the table (hash key id, type S; default "
                         "routebench-sessions)")
+    g.add_argument("--store-client", choices=("http", "boto3"),
+                   help="--store dynamodb: how the backends call it: signed HTTP requests in "
+                        "their event loop (default) or boto3 in threads (~5x the CPU a call)")
     g.add_argument("--store-rtt", metavar="T",
                    help="wait T before every store call: the network round trip a loopback "
                         "store does not have (e.g. 2ms)")
@@ -158,6 +161,8 @@ def _store_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
         f["store_endpoint"] = args.store_endpoint
     if args.store_table is not None:
         f["store_table"] = args.store_table
+    if args.store_client is not None:
+        f["store_client"] = args.store_client
     if args.store_rtt is not None:
         f["store_rtt"] = parse_duration(args.store_rtt, "--store-rtt", allow_zero=True)
 

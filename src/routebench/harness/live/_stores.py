@@ -38,10 +38,12 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "routebench", "AWS_SECRET_ACCESS_KEY":
 _REGION = re.compile(r"dynamodb[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
 
 
-def dynamodb_env(endpoint: str, local: bool) -> dict[str, str]:
+def dynamodb_env(endpoint: str, local: bool, resolve: bool = False) -> dict[str, str]:
     """The environment of a process that talks to ``endpoint``: fixed credentials for
     the local dynalite; for a real endpoint, ours plus its region when the URL names
-    one and the environment does not."""
+    one and the environment does not, and with ``resolve`` the credentials boto3's
+    chain finds (profile, SSO, instance role ...) as ``AWS_ACCESS_KEY_ID`` and so on,
+    for the backends' own signed requests."""
     env = dict(os.environ)
     if local:
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -51,6 +53,25 @@ def dynamodb_env(endpoint: str, local: bool) -> dict[str, str]:
     m = _REGION.search(endpoint)
     if m and not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
         env["AWS_DEFAULT_REGION"] = m.group(1)
+    if resolve:
+        import boto3  # type: ignore[import-untyped]
+
+        session = boto3.Session()
+        creds = session.get_credentials()
+        if creds is None:
+            raise RoutebenchError(f"--store-endpoint {endpoint}: boto3 finds no credentials "
+                                  "(environment, ~/.aws, instance role)")
+        frozen = creds.get_frozen_credentials()
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name
+        if not region:
+            raise RoutebenchError(f"--store-endpoint {endpoint}: no region (the URL names "
+                                  "none; set AWS_DEFAULT_REGION or a profile's region)")
+        env.update(AWS_ACCESS_KEY_ID=frozen.access_key, AWS_SECRET_ACCESS_KEY=frozen.secret_key,
+                   AWS_DEFAULT_REGION=region)
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+        else:
+            env.pop("AWS_SESSION_TOKEN", None)
     return env
 
 
@@ -62,7 +83,7 @@ def dynalite_argv(binary: str, port: int, host: str) -> list[str]:
 
 def _client(endpoint: str, local: bool) -> Any:
     try:
-        import boto3  # type: ignore[import-untyped]
+        import boto3
         import botocore.config  # type: ignore[import-untyped]
     except ImportError:
         raise RoutebenchError("--store dynamodb needs boto3: pip install "

@@ -91,6 +91,9 @@ class LiveScenario:
     store_endpoint: str = ""
     store_table: str = DEFAULT_TABLE
     store_rtt: float = 0.0
+    #: dynamodb: how the backends call it: "http" (signed requests in their event loop)
+    #: or "boto3" (boto3 in threads: ~5x the CPU a call)
+    store_client: str = "http"
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -203,6 +206,8 @@ def _check_store_options(sc: LiveScenario) -> None:
                               "3-255 of A-Z a-z 0-9 _ - .")
     if sc.store_rtt < 0 or sc.store_rtt != sc.store_rtt:
         raise RoutebenchError(f"--store-rtt {sc.store_rtt!r}: expected a time >= 0")
+    if sc.store_client not in ("http", "boto3"):
+        raise RoutebenchError(f"--store-client {sc.store_client!r}: expected http or boto3")
     if sc.store_rtt > 0 and sc.store == "local":
         raise RoutebenchError("--store-rtt: --store local keeps state in the backend's memory,"
                               " with no round trip to add; use redis, memcached or dynamodb")
@@ -293,7 +298,7 @@ class _Run:
         self.startup = time.perf_counter() - t0
 
     def _start_dynamodb(self) -> None:
-        from ._stores import dynalite_argv, prepare_table
+        from ._stores import dynalite_argv, dynamodb_env, prepare_table
 
         sc = self.sc
         if not sc.store_endpoint:
@@ -302,6 +307,8 @@ class _Run:
                 [self.store_port], name="dynalite"))
         self.store_note = prepare_table(self.dynamodb_endpoint, sc.store_table,
                                         not sc.store_endpoint)
+        self.store_env = dynamodb_env(self.dynamodb_endpoint, not sc.store_endpoint,
+                                      resolve=sc.store_client == "http")
 
     @property
     def dynamodb_endpoint(self) -> str:
@@ -313,7 +320,7 @@ class _Run:
         svc = f"{sc.service.kind}:{sc.service.mean!r}" + (
             f":{sc.service.shape!r}" if sc.service.kind in ("lognormal", "pareto") else "")
         # stdlib only, without site-packages, but for boto3
-        site = [] if sc.store == "dynamodb" else ["-S"]
+        site = [] if sc.store == "dynamodb" and sc.store_client == "boto3" else ["-S"]
         argv = [sys.executable, *site, str(_BACKEND_PY), "--name", name,
                 "--port", str(self.ports[name]), "--workers", str(sc.workers),
                 "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
@@ -321,10 +328,9 @@ class _Run:
                 "--run", str(self.out)]
         env = None
         if sc.store == "dynamodb":
-            from ._stores import dynamodb_env
-
-            argv += ["--store-addr", self.dynamodb_endpoint, "--store-table", sc.store_table]
-            env = dynamodb_env(self.dynamodb_endpoint, not sc.store_endpoint)
+            argv += ["--store-addr", self.dynamodb_endpoint, "--store-table", sc.store_table,
+                     "--store-client", sc.store_client]
+            env = self.store_env
         elif self.store_port:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
         if sc.store_rtt:
