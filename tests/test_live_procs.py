@@ -160,3 +160,54 @@ def test_backend_that_fails_to_start_is_one_line_and_stops_the_rest(tmp_path, mo
             == "Z"
         with socket.socket() as s:  # its port is free again
             s.bind(("127.0.0.1", row["ports"][0]))
+
+
+@pytest.mark.servers
+def test_sigint_stops_nginx_workers_and_dynalite(tmp_path):
+    """nginx forks workers and dynalite is a Node.js process: Ctrl-C leaves none of them."""
+    import json
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from routebench.harness.live._procs import find_binary
+
+    _require_haproxy()
+    for b, pkg in (("nginx", "Debian package nginx-light"), ("dynalite", "npm package dynalite")):
+        if find_binary(b) is None:
+            msg = f"{b} is not installed ({pkg})"
+            if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
+                pytest.fail(msg)
+            pytest.skip(msg)
+    proc = subprocess.Popen([sys.executable, "-m", "routebench.cli", "live", "--lb", "nginx",
+                             "--store", "dynamodb", "--duration", "30", "--out", "out",
+                             "--no-json", "-q"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    manifest = tmp_path / "out" / "processes.json"
+    deadline = time.monotonic() + 30
+    rows = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            rows = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            rows = []
+        if any(r["name"] == "nginx" for r in rows):
+            break
+        time.sleep(0.05)
+    assert {r["name"] for r in rows} >= {"dynalite", "backend-0", "nginx"}, proc.stderr
+    nginx = next(r["pid"] for r in rows if r["name"] == "nginx")
+    workers = Path(f"/proc/{nginx}/task/{nginx}/children").read_text().split()
+    assert workers  # nginx's worker runs in the master's process group
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (130, 2, -signal.SIGINT), err
+    time.sleep(0.2)
+    for pid in [r["pid"] for r in rows] + [int(w) for w in workers]:
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z", pid
+    for r in rows:
+        for port in r["ports"]:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))

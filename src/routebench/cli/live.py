@@ -43,6 +43,9 @@ examples:
   routebench live --scenario nat                        50 users behind one NAT address
   routebench live --balancer p2c --store memcached --requests 20000 --rate 2000
   routebench live --balancer ip-hash-sticky:keyed=ring --crash backend-2@3s --recover 2@6s
+  routebench live --store dynamodb --store-rtt 2ms      sessions in dynalite, 2 ms away
+  routebench live --lb nginx --balancer p2c             nginx: random two least_conn
+  routebench live --lb-config haproxy.cfg:app           your backend section, our servers
 """
 
 _EVENTS = (("crash", "kill a backend with SIGKILL: requests in flight there fail"),
