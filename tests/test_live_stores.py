@@ -145,7 +145,13 @@ def test_signed_request_matches_botocores_sigv4(monkeypatch: pytest.MonkeyPatch)
     from unittest import mock
 
     fixed = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(tzinfo=None)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=fixed):
+    import botocore.auth
+
+    if hasattr(botocore.auth, "get_current_datetime"):  # botocore >= 1.35
+        clock = mock.patch("botocore.auth.get_current_datetime", return_value=fixed)
+    else:
+        clock = mock.patch("botocore.auth.datetime.datetime", **{"utcnow.return_value": fixed})
+    with clock:
         signer.add_auth(req)
     assert head["x-amz-date"] == req.headers["X-Amz-Date"]
     assert head["authorization"] == req.headers["Authorization"]
