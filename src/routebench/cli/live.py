@@ -43,6 +43,9 @@ examples:
   routebench live --scenario nat                        50 users behind one NAT address
   routebench live --balancer p2c --store memcached --requests 20000 --rate 2000
   routebench live --balancer ip-hash-sticky:keyed=ring --crash backend-2@3s --recover 2@6s
+  routebench live --store dynamodb --store-rtt 2ms      sessions in dynalite, 2 ms away
+  routebench live --lb nginx --balancer p2c             nginx: random two least_conn
+  routebench live --lb-config haproxy.cfg:app           your backend section, our servers
 """
 
 _EVENTS = (("crash", "kill a backend with SIGKILL: requests in flight there fail"),
@@ -72,10 +75,11 @@ def add_parser(sub: Any, light: bool = False) -> None:
     g.add_argument("--workers", metavar="W", type=int,
                    help="requests a backend serves at once (default 8)")
     g.add_argument("--service", metavar="DIST", help="service time (default exp:mean=0.005)")
-    g.add_argument("--store", choices=("local", "redis", "memcached"),
+    g.add_argument("--store", choices=("local", "redis", "memcached", "dynamodb"),
                    help="where session state lives (default local: the backend's memory)")
     g.add_argument("--ttl", metavar="T", help="state expires T after its last write "
                    "(default 30m)")
+    _add_store_options(g)
     g = s.add_argument_group("clients and sessions")
     g.add_argument("--clients", metavar="C", type=int, help="distinct clients (default 1000)")
     g.add_argument("--nat", metavar="SIZES",
@@ -99,6 +103,7 @@ def add_parser(sub: Any, light: bool = False) -> None:
                    help="HAProxy's port on 127.0.0.1 (default: a free one)")
     g.add_argument("--haproxy-line", action="append", metavar="LINE", default=[],
                    help="a line appended to HAProxy's backend section (repeatable)")
+    _add_lb_options(g)
     o = s.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", default=DEFAULT_LIVE_DIR,
                    help=f"where the HAProxy configurations go (default {DEFAULT_LIVE_DIR}/)")
@@ -107,6 +112,62 @@ def add_parser(sub: Any, light: bool = False) -> None:
     add_json(o, DEFAULT_LIVE_JSON)
     add_quiet(o)
     s.set_defaults(func=run)
+
+
+# -- the balancer software: --lb, --lb-config ----------------------------------------------
+def _add_lb_options(g: Any) -> None:
+    g.add_argument("--lb", choices=("haproxy", "nginx"),
+                   help="the balancer software (default haproxy); nginx takes round-robin, "
+                        "least-connections, random, p2c, ip-hash-sticky, key-hash; its drain, "
+                        "join and recover are configuration reloads")
+    g.add_argument("--lb-config", metavar="FILE[:NAME]",
+                   help="run your own HAProxy backend section or nginx upstream (the file's "
+                        "kind picks the balancer) with its servers rewritten to the backends; "
+                        "the configuration run is written to --out")
+
+
+def _lb_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
+    """--lb-config: as many backends as its servers, unless --backends says otherwise."""
+    if args.lb_config is None:
+        return
+    from ._common import refuse_with
+
+    refuse_with("--lb-config", [("--balancer", args.balancer), ("--lb", args.lb)],
+                "the configuration is the balancer")
+    from ..harness.live.runner import balancer_lines
+
+    _, _, user = balancer_lines("", lb_config=args.lb_config)
+    if args.backends is None:
+        f["backends"] = len(user.server_names)
+
+
+# -- session store options (dynamodb endpoint and table, a store round trip) -----------------
+def _add_store_options(g: Any) -> None:
+    g.add_argument("--store-endpoint", metavar="URL",
+                   help="--store dynamodb: a real DynamoDB endpoint (credentials from boto3's "
+                        "chain; the table must exist); default: a local dynalite")
+    g.add_argument("--store-table", metavar="NAME",
+                   help="--store dynamodb: the table (hash key id, type S; default "
+                        "routebench-sessions)")
+    g.add_argument("--store-client", choices=("http", "boto3"),
+                   help="--store dynamodb: how the backends call it: signed HTTP requests in "
+                        "their event loop (default) or boto3 in threads (~5x the CPU a call)")
+    g.add_argument("--store-rtt", metavar="T",
+                   help="wait T before every store call: the network round trip a loopback "
+                        "store does not have (e.g. 2ms)")
+
+
+def _store_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
+    from .._units import parse_duration
+
+    if args.store_endpoint is not None:
+        f["store_endpoint"] = args.store_endpoint
+    if args.store_table is not None:
+        f["store_table"] = args.store_table
+    if args.store_client is not None:
+        f["store_client"] = args.store_client
+    if args.store_rtt is not None:
+        f["store_rtt"] = parse_duration(args.store_rtt, "--store-rtt", allow_zero=True)
 
 
 def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
@@ -128,6 +189,8 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
             f[k] = v
     if args.ttl is not None:
         f["ttl"] = parse_duration(args.ttl, "--ttl")
+    _store_fields(args, f)
+    _lb_fields(args, f)
     if args.nat is not None:
         from ..datasets.synthetic import parse_sizes
 
@@ -153,17 +216,26 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..harness.live._haproxy import balance_lines
-    from ..harness.live.runner import check_binaries, run_live
+    from ..harness.live.runner import balancer_lines, check_binaries, run_live
     from ..records import make_report
     from ..reports import sim_table, write_json
 
     if args.seed < 0:
         raise RoutebenchError(f"--seed {args.seed}: expected a whole number >= 0")
     sc, balancers, label = scenario_from_args(args)
+    lb = args.lb or "haproxy"
+    if args.lb_config is not None:
+        balancers = [args.lb_config]
+    elif lb == "nginx" and not args.balancer:  # the preset's balancers nginx has
+        from ..harness.live._nginx import NGINX_BALANCERS
+
+        balancers = [b for b in balancers if b.split(":")[0] in NGINX_BALANCERS] or \
+            ["round-robin"]
     for spec in balancers:  # every balancer checked before anything starts
-        balance_lines(spec)
-    check_binaries(sc.store)
+        _, lb, _ = balancer_lines(spec, lb, args.lb_config, sc)
+    if args.haproxy_line and lb != "haproxy":
+        raise RoutebenchError("--haproxy-line is for HAProxy; the balancer here is nginx")
+    check_binaries(sc.store, sc.store_endpoint, lb)
     stop = (f"{sc.requests:,} requests" if sc.requests else f"{sc.duration:g} s")
     say(args, f"routebench live: scenario {label}, {len(balancers)} balancer(s), "
               f"{sc.backends} backends, store {sc.store}, {stop} a balancer at "
@@ -174,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
         bar = _bar(args, spec, sc.requests)
         try:
             rec = run_live(sc, spec, seed=args.seed, out_dir=args.out, port=args.port,
-                           extra=args.haproxy_line, scenario_label=label,
+                           extra=args.haproxy_line, scenario_label=label, lb=lb,
+                           lb_config=args.lb_config,
                            progress=bar.update if bar is not None else None)
         finally:
             if bar is not None:
@@ -182,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         m = rec.metrics
         say(args, f"{rec.label}: {m['requests']:,} requests in {m['wall_s']:.1f} s "
                   f"({m['throughput'] or 0:,.0f}/s) after {m['startup_s']:.1f} s start-up; "
-                  f"CPU client {m['cpu_client_pct'] or 0:.0f}%, HAProxy "
+                  f"CPU client {m['cpu_client_pct'] or 0:.0f}%, {lb} "
                   f"{m['cpu_balancer_pct'] or 0:.0f}%, backends {m['cpu_backends_pct'] or 0:.0f}%"
                   f", store {m['cpu_store_pct'] or 0:.0f}%; config {rec.config_file}")
         results.append(rec)

@@ -192,20 +192,29 @@ def _name(r: Mapping[str, Any]) -> str:
 
 
 
+def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``identity``; a live result also by its label, which names the balancer software
+    (``p2c@nginx``) or the user's configuration: HAProxy and nginx runs of one balancer
+    are not the same scenario."""
+    if r.get("record") == "live":
+        return identity(r) + (str(r.get("label") or ""),)
+    return identity(r)
+
+
 def _loose(r: Mapping[str, Any]) -> tuple[Any, ...]:
     """The identity without parameters: matches a scenario whose defaults changed."""
-    i = identity(r)
+    i = _identity(r)
     return (i[0],) + i[2:]
 
 
 def _index(results: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
     out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for r in results:
-        k = identity(r)
+        k = _identity(r)
         n = 1
         while k in out:  # the same scenario twice in one report: keep both, in order
             n += 1
-            k = identity(r) + (n,)
+            k = _identity(r) + (n,)
         out[k] = r
     return out
 
@@ -242,6 +251,8 @@ def _labels(results: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def _label(r: Mapping[str, Any], varying: Mapping[str, list[str]]) -> str:
+    if r.get("record") == "live" and r.get("label"):
+        return str(r["label"])  # names the software: p2c@nginx, haproxy.cfg:app@haproxy
     params = r.get("params") or {}
     shown = [f"{k}={params[k]}" for k in varying.get(_name(r), ()) if k in params]
     return _name(r) + (":" + ",".join(shown) if shown else "")
@@ -250,6 +261,8 @@ def _label(r: Mapping[str, Any], varying: Mapping[str, list[str]]) -> str:
 def _pair_label(b: Mapping[str, Any], n: Mapping[str, Any],
                 varying: Mapping[str, list[str]]) -> str:
     """The new side's label; when the pair's parameters differ, both values of each."""
+    if n.get("record") == "live" and n.get("label"):
+        return str(n["label"])  # paired by label: the same balancer on the same software
     pb, pn = b.get("params") or {}, n.get("params") or {}
     moved = [k for k in dict.fromkeys([*pb, *pn]) if pb.get(k, "-") != pn.get(k, "-")]
     if not moved:

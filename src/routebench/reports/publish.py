@@ -262,6 +262,14 @@ def _tables(page: _Page, static: Sequence[Mapping[str, Any]], sims: Sequence[Map
         page.blocks.append(_sim_table(rows))
     for path, rep in others:
         page.blocks.append(_Heading(f"`{rep.get('kind')}` report {Path(path).name}", 3))
+        if rep.get("kind") == "live":  # simulate's table, then what ran and what it cost
+            from .table import live_table
+
+            page.blocks.append(_sim_table(rep["results"]))
+            rows = [dict(r) for r in rep["results"]]
+            page.blocks.append(_Table([], [], live_table(rows, "github"),
+                                      live_table(rows, "html")))
+            continue
         page.blocks.append(_generic_table(rep["results"]))
 
 

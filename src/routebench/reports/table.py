@@ -12,7 +12,7 @@ from tabulate import tabulate
 from .._errors import RoutebenchError, choices
 
 __all__ = ["FORMATS", "run_table", "format_table", "fmt_bytes", "flatten", "lb_balance_table",
-           "lb_edits_table", "lb_notes", "removal_table"]
+           "lb_edits_table", "lb_notes", "removal_table", "live_table"]
 
 #: --format values: tabulate's table formats, plus csv
 FORMATS = ("github", "plain", "simple", "rst", "html", "csv")
@@ -348,4 +348,34 @@ def removal_table(results: Sequence[Any], fmt: str = "github") -> str:
         for i, st in enumerate(r.get("steps") or []):
             head = [r["label"], f"{r['nodes']:,}", order, resize] if i == 0 else [""] * 4
             rows.append(head + [c[1](st) for c in _REMOVAL_COLUMNS])
+    return format_table(headers, rows, fmt)
+
+
+# -- routebench live: what ran and what it cost ---------------------------------------------
+def _live_software(r: Mapping[str, Any]) -> str:
+    """haproxy or nginx, from the configuration file the run wrote."""
+    name = str(r.get("config_file") or "").rsplit("/", 1)[-1]
+    return name.split("-", 1)[0] if "-" in name else "-"
+
+
+def _cpu(m: Mapping[str, Any]) -> str:
+    keys = ("cpu_client_pct", "cpu_balancer_pct", "cpu_backends_pct", "cpu_store_pct")
+    return " / ".join("-" if m.get(k) is None else f"{m[k]:.0f}" for k in keys)
+
+
+def live_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
+    """What each ``routebench live`` run ran on and cost (beside ``sim_table``'s metrics):
+    balancer software, store, requests and throughput, start-up, CPU over one core by
+    process, the configuration file."""
+    if fmt == "csv":
+        return csv_table(results)
+    headers = ["balancer", "software", "store", "requests", "req/s", "start-up s",
+               "CPU % client / balancer / backends / store", "configuration"]
+    rows = []
+    for r in results:
+        m = r.get("metrics") or {}
+        rows.append([strategy_label(r), _live_software(r), r.get("store", "-"),
+                     f"{m.get('requests', 0):,}", _num(",.0f")(m.get("throughput")),
+                     _num(".2f")(m.get("startup_s")), _cpu(m),
+                     str(r.get("config_file") or "-")])
     return format_table(headers, rows, fmt)

@@ -30,8 +30,10 @@ commands (``set server be/NAME state drain``).
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 from ..._errors import RoutebenchError, choices
 
@@ -135,3 +137,190 @@ def runtime_command(sock: str, command: str, timeout: float = 2.0) -> str:
         except OSError as exc:
             raise RoutebenchError(f"HAProxy runtime API ({sock}): {exc}") from None
     return b"".join(chunks).decode("utf-8", "replace").strip()
+
+
+def _slug(spec: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", spec)
+
+
+# -- a user's own backend section (--lb-config FILE[:NAME]) --------------------------------
+class UserBackend:
+    """A ``backend`` (or ``listen``) section of a user's haproxy.cfg, to run with our
+    servers: every line kept as written except ``server`` lines, whose name and address
+    become ours (``backend-I`` at our port, the I-th server of the section; its other
+    parameters stay), and ``bind`` lines of a ``listen`` section (our frontend binds).
+    Settings the section inherits from its ``defaults`` section are written into it."""
+
+    def __init__(self, path: str, name: str | None) -> None:
+        from pathlib import Path
+
+        from ...lbconfig import _haproxy as parser
+
+        p = Path(path)
+        backends, _ = parser.parse(p)
+        if name is not None:
+            found = [b for b in backends if b.name == name]
+            if not found:
+                raise RoutebenchError(f"{path}: no backend or listen section {name!r}; "
+                                      f"sections: {choices(b.name for b in backends)}")
+        elif len(backends) != 1:
+            raise RoutebenchError(f"{path}: {len(backends)} backend/listen sections; name one "
+                                  f"(FILE:NAME) of {choices(b.name for b in backends)}")
+        else:
+            found = backends
+        be = found[0]
+        if not be.servers:
+            raise RoutebenchError(f"{path}:{be.line}: {be.kind} {be.name} has no server lines")
+        self.path, self.name, self.kind = path, be.name, be.kind
+        self.server_names = [s.name for s in be.servers]
+        lines = p.read_text("utf-8", errors="surrogateescape").splitlines()
+        body = []
+        for raw in lines[be.line:]:
+            words = raw.split()
+            if words and words[0] in parser.SECTIONS:
+                break
+            body.append(raw.rstrip())
+        while body and not body[-1].strip():
+            body.pop()
+        self.body = body
+        cookie = [ln.split() for ln in body if ln.split()[:1] == ["cookie"]]
+        #: the cookie the section inserts (the clients keep it), or None
+        self.cookie = cookie[-1][1] if cookie and len(cookie[-1]) > 1 else None
+        # what the section inherits from its defaults section, written into it
+        own = {w.split()[0] for w in body if w.split()}
+        s = be.settings
+        self.inherited = []
+        if "balance" not in own and s.balance:
+            self.inherited.append(f"balance {' '.join(s.balance)}")
+        if "hash-type" not in own and s.balance:
+            plain = s.hash_fn == "sdbm" and s.avalanche == (s.hash_type == "consistent")
+            self.inherited.append(f"hash-type {s.hash_type}" if plain else
+                                  f"hash-type {s.hash_type} {s.hash_fn}"
+                                  f"{' avalanche' if s.avalanche else ''}")
+        if "mode" not in own:
+            self.inherited.append(f"mode {s.mode}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.name}"
+
+    @property
+    def stem(self) -> str:
+        """FILE:NAME without the file's directory (names the configuration written)."""
+        return f"{os.path.basename(self.path)}:{self.name}"
+
+    @property
+    def lines(self) -> list[str]:
+        """The section's own directives but servers (for the record)."""
+        return self.inherited + [ln.strip() for ln in self.body if ln.strip() and not
+                                 ln.strip().startswith(("#", "server ", "bind "))]
+
+    def section(self, names: Sequence[str], ports: dict[str, int], host: str,
+                disabled: Sequence[str], extra: Sequence[str]) -> list[str]:
+        import re
+
+        out = [f"backend {self.name}", f"    # from {self.path}, servers rewritten by "
+               "routebench live"]
+        out += [f"    {line}  # inherited from defaults" for line in self.inherited]
+        i = 0
+        for raw in self.body:
+            words = raw.split()
+            if words[:1] == ["bind"]:
+                continue
+            if words[:1] == ["server"] and len(words) >= 3:
+                name = names[i]
+                m = re.match(r"(\s*server\s+)(\S+)(\s+)(\S+)(.*)$", raw)
+                assert m is not None
+                raw = (f"{m.group(1)}{name}{m.group(3)}{host}:{ports[name]}{m.group(5)}"
+                       f"  # was {m.group(2)} {m.group(4)}")
+                i += 1
+            out.append(raw)
+        for name in names[i:]:  # joining servers: declared, in maintenance until they join
+            cookie = f" cookie {name}" if self.cookie is not None else ""
+            out.append(f"    server {name} {host}:{ports[name]}{cookie} disabled")
+        del disabled  # joining servers are the ones past the section's own
+        out += ["    " + line for line in extra]
+        return out
+
+
+class HAProxyLB:
+    """The HAProxy process of a run: configuration, check, start, runtime API."""
+
+    kind = "haproxy"
+
+    def __init__(self, binary: str, spec: str, out: Any, sock: str, port: int,
+                 extra: Sequence[str] = (), user: UserBackend | None = None) -> None:
+        self.binary, self.spec, self.sock, self.port = binary, spec, sock, port
+        self.extra, self.user = list(extra), user
+        self.lines = user.lines if user is not None else balance_lines(spec)
+        self.backend = user.name if user is not None else "be"
+        self.label = user.label if user is not None else spec
+        self.path = out / f"haproxy-{_slug(user.stem if user is not None else spec)}.cfg"
+        self.pid: int | None = None
+        #: the cookie the clients keep
+        self.cookie = user.cookie if user is not None and user.cookie else COOKIE
+
+    def write(self, ports: dict[str, int], absent: Sequence[str] = ()) -> Any:
+        names = list(ports)
+        if self.user is None:
+            text = haproxy_config(self.spec, list(ports.items()), self.port, self.sock,
+                                  extra=self.extra, disabled=sorted(absent))
+        else:
+            text = haproxy_config("round-robin", [], self.port, self.sock)
+            head = text.split("\nbackend be\n")[0].replace("default_backend be",
+                                                          f"default_backend {self.backend}")
+            head = head.replace("balancer round-robin", f"configuration {self.label}")
+            body = self.user.section(names, ports, "127.0.0.1", absent, self.extra)
+            text = head + "\n" + "\n".join(body) + "\n"
+        self.path.write_text(text)
+        return self.path
+
+    def check(self) -> None:
+        """``haproxy -c``: HAProxy's own message when it rejects the configuration."""
+        import re
+        import subprocess
+
+        res = subprocess.run([self.binary, "-c", "-f", str(self.path)],
+                             capture_output=True, text=True, timeout=30)
+        if res.returncode != 0:
+            text = (res.stdout + res.stderr).splitlines()
+            alerts = [re.sub(r"^\[ALERT\]\s*(\(\d+\)\s*:\s*)?", "", ln).strip()
+                      for ln in text if "ALERT" in ln]
+            msg = "; ".join(alerts[:3]) or " ".join(text[-3:])
+            raise RoutebenchError(f"HAProxy rejects {self.path}: {msg}")
+
+    def argv(self) -> list[str]:
+        return [self.binary, "-db", "-f", str(self.path)]
+
+    def wait_up(self, names: Sequence[str], timeout: float = 10.0) -> None:
+        """Until HAProxy's health checks have every one of ``names`` up."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                text = runtime_command(self.sock, f"show servers state {self.backend}")
+            except RoutebenchError:
+                # HAProxy listens on its port a moment before it creates the stats socket
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
+            up = {row.split()[3] for row in text.splitlines()[2:]
+                  if len(row.split()) > 5 and row.split()[5] == "2"}
+            if set(names) <= up:
+                return
+            if time.monotonic() > deadline:
+                raise RoutebenchError(f"HAProxy does not see backends "
+                                      f"{choices(sorted(set(names) - up))} up after "
+                                      f"{timeout:g} s")
+            time.sleep(0.05)
+
+    def set_state(self, name: str, state: str) -> None:
+        """``drain``, ``ready`` or ``maint`` through the stats socket."""
+        cmd = f"set server {self.backend}/{name} state {state}"
+        answer = runtime_command(self.sock, cmd)
+        if answer:
+            raise RoutebenchError(f"HAProxy runtime API: {cmd!r}: {answer}")

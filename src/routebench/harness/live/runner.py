@@ -28,7 +28,6 @@ import re
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,16 +43,23 @@ from ..._errors import RoutebenchError, choices
 from ...records import LiveRecord, display_label
 from ..sim._simdist import Dist, Event, KeyDist
 from ..sim.simulator import backend_names, make_balancer
-from ._haproxy import COOKIE, balance_lines, haproxy_config, runtime_command
+from ._haproxy import HAProxyLB, UserBackend, balance_lines
 from ._loadgen import LoadGen, Tally
+from ._nginx import NginxLB, UserUpstream, _children, upstream_lines
 from ._procs import LOOPBACK, ServerProcess, find_binary, free_ports
+from ._stores import DEFAULT_TABLE
 
 __all__ = ["LiveScenario", "LivePreset", "LIVE_PRESETS", "LIVE_STORES", "run_live",
            "check_binaries", "BINARIES"]
 
-LIVE_STORES = ("local", "redis", "memcached")
+LIVE_STORES = ("local", "redis", "memcached", "dynamodb")
 #: executable -> Debian package
-BINARIES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached"}
+BINARIES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached",
+            "nginx": "nginx-light"}
+#: the balancers ``--lb`` takes
+LIVE_LBS = ("haproxy", "nginx")
+#: executable -> npm package (a global install puts it on PATH)
+NPM_BINARIES = {"dynalite": "dynalite"}
 _BACKEND_PY = Path(__file__).with_name("_backend.py")
 
 
@@ -80,6 +86,14 @@ class LiveScenario:
     events: Sequence[Event] = ()
     store: str = "local"
     ttl: float = 1800.0
+    #: dynamodb: a real endpoint URL ("" = a local dynalite), its table; any store: the
+    #: seconds every store call waits first (a network round trip)
+    store_endpoint: str = ""
+    store_table: str = DEFAULT_TABLE
+    store_rtt: float = 0.0
+    #: dynamodb: how the backends call it: "http" (signed requests in their event loop)
+    #: or "boto3" (boto3 in threads: ~5x the CPU a call)
+    store_client: str = "http"
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -101,6 +115,7 @@ class LiveScenario:
         if self.store not in LIVE_STORES:
             raise RoutebenchError(f"store {self.store!r}: expected one of {choices(LIVE_STORES)}")
         self.rate = check_positive(self.rate, "rate")
+        _check_store_options(self)
         self.ttl = check_positive(self.ttl, "TTL")
         if self.requests is None and self.duration is None:
             raise RoutebenchError("give requests or a duration: the run needs an end")
@@ -160,18 +175,42 @@ LIVE_PRESETS: dict[str, LivePreset] = {p.name: p for p in (
 )}
 
 
-def check_binaries(store: str) -> dict[str, str]:
-    """The executables a run needs, by name; a missing one names its Debian package."""
-    need = ["haproxy"] + (["redis-server"] if store == "redis" else
-                          ["memcached"] if store == "memcached" else [])
+def check_binaries(store: str, endpoint: str = "", lb: str = "haproxy") -> dict[str, str]:
+    """The executables a run needs, by name; a missing one names its Debian (or npm)
+    package."""
+    need = [lb] + (["redis-server"] if store == "redis" else
+                          ["memcached"] if store == "memcached" else
+                          ["dynalite"] if store == "dynamodb" and not endpoint else [])
     found = {}
     for name in need:
         path = find_binary(name)
+        if path is None and name in NPM_BINARIES:
+            raise RoutebenchError(f"{name} not found on PATH: install the npm package "
+                                  f"{NPM_BINARIES[name]} (npm install -g {NPM_BINARIES[name]})"
+                                  f", or give --store-endpoint URL")
         if path is None:
             raise RoutebenchError(f"{name} not found: install the Debian package "
                                   f"{BINARIES[name]} (apt-get install {BINARIES[name]})")
         found[name] = path
     return found
+
+
+def _check_store_options(sc: LiveScenario) -> None:
+    if sc.store_endpoint and sc.store != "dynamodb":
+        raise RoutebenchError(f"--store-endpoint is for --store dynamodb, not {sc.store}")
+    if sc.store_endpoint and not re.match(r"https?://[^/\s]+/?$", sc.store_endpoint):
+        raise RoutebenchError(f"--store-endpoint {sc.store_endpoint!r}: expected a URL "
+                              "http(s)://HOST[:PORT]")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", sc.store_table):
+        raise RoutebenchError(f"--store-table {sc.store_table!r}: a DynamoDB table name is "
+                              "3-255 of A-Z a-z 0-9 _ - .")
+    if sc.store_rtt < 0 or sc.store_rtt != sc.store_rtt:
+        raise RoutebenchError(f"--store-rtt {sc.store_rtt!r}: expected a time >= 0")
+    if sc.store_client not in ("http", "boto3"):
+        raise RoutebenchError(f"--store-client {sc.store_client!r}: expected http or boto3")
+    if sc.store_rtt > 0 and sc.store == "local":
+        raise RoutebenchError("--store-rtt: --store local keeps state in the backend's memory,"
+                              " with no round trip to add; use redis, memcached or dynamodb")
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -190,12 +229,13 @@ class _Run:
     """The processes of one run and the events applied to them."""
 
     def __init__(self, sc: LiveScenario, spec: str, seed: int, out: Path, stack: ExitStack,
-                 port: int | None, extra: Sequence[str], bins: dict[str, str]) -> None:
+                 port: int | None, extra: Sequence[str], bins: dict[str, str],
+                 lb: str = "haproxy", user: Any = None) -> None:
         self.sc, self.spec, self.seed, self.out, self.stack = sc, spec, seed, out, stack
         self.names = sc.names
         self.joining = {e.backend for e in sc.events if e.kind == "join"}
         self.bins = bins
-        n_store = sc.store != "local"
+        n_store = sc.store != "local" and not sc.store_endpoint
         ports = free_ports(len(self.names) + n_store + (port is None))
         self.lb_port = port if port is not None else ports.pop()
         self.store_port: int = ports.pop() if n_store else 0
@@ -207,6 +247,14 @@ class _Run:
         stack.callback(shutil.rmtree, sockdir, True)
         self.sock = os.path.join(sockdir, "haproxy.sock")
         self.extra = extra
+        # the balancer: HAProxy (runtime API) or nginx (reloads), generated or the user's
+        self.balancer: HAProxyLB | NginxLB
+        if lb == "nginx":
+            os.makedirs(os.path.join(sockdir, "logs"), exist_ok=True)
+            self.balancer = NginxLB(bins["nginx"], spec, out, sockdir, self.lb_port, user)
+        else:
+            self.balancer = HAProxyLB(bins["haproxy"], spec, out, self.sock, self.lb_port,
+                                      extra, user)
         self.lb: LoadGen | None = None
         self.event_log: list[dict[str, Any]] = []
         self.startup = 0.0
@@ -235,65 +283,59 @@ class _Run:
                 [self.bins["memcached"], "-l", LOOPBACK, "-p", str(self.store_port), "-U", "0",
                  "-m", "64", "-c", "4096", "-t", "1", "-u", "nobody"], [self.store_port],
                 name="memcached"))
+        elif sc.store == "dynamodb":
+            self._start_dynamodb()
         for name in self.names:
             if name not in self.joining:
                 self._start_backend(name)
-        cfg = haproxy_config(self.spec, [(n, self.ports[n]) for n in self.names], self.lb_port,
-                             self.sock, extra=self.extra, disabled=sorted(self.joining))
-        self.config_path = self.out / f"haproxy-{_slug(self.spec)}.cfg"
-        self.config_path.write_text(cfg)
-        self._check_config()
-        self._start("haproxy", ServerProcess(
-            [self.bins["haproxy"], "-db", "-f", str(self.config_path)], [self.lb_port],
-            name="haproxy"))
-        self._wait_up([n for n in self.names if n not in self.joining])
+        lb = self.balancer
+        self.config_path = lb.write({n: self.ports[n] for n in self.names},
+                                    absent=sorted(self.joining))
+        lb.check()
+        lb.pid = self._start(lb.kind, ServerProcess(lb.argv(), [self.lb_port],
+                                                    name=lb.kind)).pid
+        lb.wait_up([n for n in self.names if n not in self.joining])
         self.startup = time.perf_counter() - t0
+
+    def _start_dynamodb(self) -> None:
+        from ._stores import dynalite_argv, dynamodb_env, prepare_table
+
+        sc = self.sc
+        if not sc.store_endpoint:
+            self._start("dynalite", ServerProcess(
+                dynalite_argv(self.bins["dynalite"], self.store_port, LOOPBACK),
+                [self.store_port], name="dynalite"))
+        self.store_note = prepare_table(self.dynamodb_endpoint, sc.store_table,
+                                        not sc.store_endpoint)
+        self.store_env = dynamodb_env(self.dynamodb_endpoint, not sc.store_endpoint,
+                                      resolve=sc.store_client == "http")
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return self.sc.store_endpoint or f"http://{LOOPBACK}:{self.store_port}"
 
     def _start_backend(self, name: str) -> ServerProcess:
         sc = self.sc
         assert isinstance(sc.service, Dist)
         svc = f"{sc.service.kind}:{sc.service.mean!r}" + (
             f":{sc.service.shape!r}" if sc.service.kind in ("lognormal", "pareto") else "")
-        argv = [sys.executable, "-S", str(_BACKEND_PY), "--name", name,
+        # stdlib only, without site-packages, but for boto3
+        site = [] if sc.store == "dynamodb" and sc.store_client == "boto3" else ["-S"]
+        argv = [sys.executable, *site, str(_BACKEND_PY), "--name", name,
                 "--port", str(self.ports[name]), "--workers", str(sc.workers),
                 "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
                 "--seed", str(self.seed * 1000 + self.names.index(name)),
                 "--run", str(self.out)]
-        if self.store_port:
+        env = None
+        if sc.store == "dynamodb":
+            argv += ["--store-addr", self.dynamodb_endpoint, "--store-table", sc.store_table,
+                     "--store-client", sc.store_client]
+            env = self.store_env
+        elif self.store_port:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
-        return self._start(name, ServerProcess(argv, [self.ports[name]], name=name))
-
-    def _check_config(self) -> None:
-        res = subprocess.run([self.bins["haproxy"], "-c", "-f", str(self.config_path)],
-                             capture_output=True, text=True, timeout=30)
-        if res.returncode != 0:
-            text = (res.stdout + res.stderr).splitlines()
-            alerts = [re.sub(r"^\[ALERT\]\s*(\(\d+\)\s*:\s*)?", "", ln).strip()
-                      for ln in text if "ALERT" in ln]
-            msg = "; ".join(alerts[:3]) or " ".join(text[-3:])
-            raise RoutebenchError(f"HAProxy rejects {self.config_path}: {msg}")
-
-    def _wait_up(self, names: Sequence[str], timeout: float = 10.0) -> None:
-        """Until HAProxy's health checks have every one of ``names`` up."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                text = runtime_command(self.sock, "show servers state be")
-            except RoutebenchError:
-                # HAProxy listens on its port a moment before it creates the stats socket
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-                continue
-            up = {row.split()[3] for row in text.splitlines()[2:]
-                  if len(row.split()) > 5 and row.split()[5] == "2"}
-            if set(names) <= up:
-                return
-            if time.monotonic() > deadline:
-                raise RoutebenchError(f"HAProxy does not see backends "
-                                      f"{choices(sorted(set(names) - up))} up after "
-                                      f"{timeout:g} s")
-            time.sleep(0.05)
+        if sc.store_rtt:
+            argv += ["--store-rtt", repr(sc.store_rtt)]
+        return self._start(name, ServerProcess(argv, [self.ports[name]], name=name, env=env))
 
     # -- events ----------------------------------------------------------------------
     def schedule(self, lb: LoadGen) -> list[tuple[float, Callable[[], Any]]]:
@@ -313,32 +355,26 @@ class _Run:
             self.cpu[e.backend] = self.cpu.get(e.backend, 0.0) + (cpu or 0.0)
             self.lb.crash(b)
         elif e.kind in ("recover", "join"):
+            loop = asyncio.get_running_loop()
             if e.kind == "join" or not self.procs[e.backend].running():
-                loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, self._start_backend, e.backend)
-            self._runtime(f"set server be/{e.backend} state ready")
+            await loop.run_in_executor(None, self.balancer.set_state, e.backend, "ready")
             self.lb.recovered(b)
         elif e.kind == "drain":
-            self._runtime(f"set server be/{e.backend} state drain")
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.balancer.set_state, e.backend, "drain")
         self.event_log.append({"event": e.kind, "backend": e.backend, "time": e.time,
                                "at": round(t, 4)})
-
-    def _runtime(self, cmd: str) -> None:
-        answer = runtime_command(self.sock, cmd)
-        if answer:
-            raise RoutebenchError(f"HAProxy runtime API: {cmd!r}: {answer}")
 
     def cpu_seconds(self) -> dict[str, float]:
         out = dict(self.cpu)
         for name, p in self.procs.items():
             c = _cpu_seconds(p.pid) if p.running() else None
+            if c is not None and name == "nginx" and p.pid is not None:  # workers' work
+                c += sum((_cpu_seconds(w) or 0.0) for w in _children(p.pid))
             if c is not None:
                 out[name] = out.get(name, 0.0) + c
         return out
-
-
-def _slug(spec: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=-]+", "_", spec)
 
 
 def _raise_nofile(n: int) -> None:
@@ -355,12 +391,17 @@ class _Terminate(KeyboardInterrupt):
 def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0,
              out_dir: str | os.PathLike[str] = "routebench-live", port: int | None = None,
              extra: Sequence[str] = (), scenario_label: str = "",
-             progress: Callable[[int], Any] | None = None) -> LiveRecord:
+             progress: Callable[[int], Any] | None = None, lb: str = "haproxy",
+             lb_config: str | None = None) -> LiveRecord:
     """Run ``balancer`` (a spec, e.g. ``ip-hash-sticky:keyed=ring``) through ``sc`` on
     real processes; the record of what the clients saw. ``port``: the balancer's
-    (default: a free one); ``extra``: lines appended to HAProxy's backend section."""
-    lines = balance_lines(balancer)  # an unknown balancer fails before anything starts
-    bins = check_binaries(sc.store)
+    (default: a free one); ``extra``: lines appended to HAProxy's backend section.
+    ``lb``: ``haproxy`` or ``nginx``; ``lb_config``: ``FILE[:NAME]``, the user's own
+    HAProxy backend or nginx upstream to run instead of ``balancer``'s (its kind
+    decides ``lb``; it needs as many backends as it has servers)."""
+    # an unknown balancer or a bad configuration fails before anything starts
+    lines, lb, user = balancer_lines(balancer, lb, lb_config, sc)
+    bins = check_binaries(sc.store, sc.store_endpoint, lb)
     if port is not None and not free_port(port):
         raise RoutebenchError(f"--port {port}: {LOOPBACK}:{port} is in use")
     out = Path(out_dir)
@@ -376,14 +417,14 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
         signal.signal(signal.SIGINT, _on_int)
     try:
         with ExitStack() as stack:
-            run = _Run(sc, balancer, seed, out, stack, port, extra, bins)
+            run = _Run(sc, balancer, seed, out, stack, port, extra, bins, lb, user)
             run.start()
             assert isinstance(sc.session_length, Dist) and isinstance(sc.think, Dist)
             assert isinstance(sc.keys, KeyDist)
             gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
                           rate=sc.rate, session_length=sc.session_length, think=sc.think,
                           keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
-                          cookie=COOKIE)
+                          cookie=run.balancer.cookie)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             tally = asyncio.run(gen.run(run.schedule(gen), progress))
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -396,6 +437,35 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
         if in_main:
             signal.signal(signal.SIGTERM, old_term)
             signal.signal(signal.SIGINT, old_int)
+
+
+def balancer_lines(spec: str, lb: str = "haproxy", lb_config: str | None = None,
+                   sc: LiveScenario | None = None) -> tuple[list[str], str, Any]:
+    """(the balancer's directives, the LB that runs them, the user's section or None);
+    one line for an unknown balancer, one the LB lacks, or a configuration it cannot run."""
+    if lb not in LIVE_LBS:
+        raise RoutebenchError(f"--lb {lb!r}: expected one of {choices(LIVE_LBS)}")
+    if lb_config is None:
+        return (upstream_lines(spec) if lb == "nginx" else balance_lines(spec)), lb, None
+    from ...lbconfig import detect_product, split_spec
+
+    path, name = split_spec(lb_config)
+    try:
+        text = Path(path).read_text("utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise RoutebenchError(f"--lb-config {path}: cannot read: {exc.strerror}") from None
+    product = detect_product(text)
+    if product is None:
+        raise RoutebenchError(f"--lb-config {path}: neither an nginx configuration (no "
+                              "`upstream NAME {`) nor an HAProxy one (no backend/listen "
+                              "section)")
+    user: Any = UserUpstream(path, name) if product == "nginx" else UserBackend(path, name)
+    if sc is not None and sc.backends != len(user.server_names):
+        raise RoutebenchError(f"--lb-config {user.label}: {len(user.server_names)} servers "
+                              f"({', '.join(user.server_names)}), --backends {sc.backends}: "
+                              "give as many backends as it has servers, or leave --backends "
+                              "out")
+    return user.lines, product, user
 
 
 def _main_thread() -> bool:
@@ -493,6 +563,22 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
                        "top_backend_load": (float(served[top] / mean_served)
                                             if tot and mean_served > 0 else None),
                        "counts": row.tolist()})
+    strategy, params, shown = _balancer_label(spec, run.balancer)
+    return LiveRecord(
+        strategy=strategy, params=params, label=shown,
+        nodes=len(names) - len(run.joining), metrics=m, scenario=label,
+        scenario_params=sc.describe(), seed=seed, counts=served.tolist(), backends=backends,
+        events=run.event_log, nat_groups=groups, store=sc.store, balancer_config=lines,
+        config_file=str(run.config_path), cpu_s={k: round(v, 3) for k, v in cpu.items()},
+        errors=dict(t.errors))
+
+
+def _balancer_label(spec: str, lb: Any) -> tuple[str, dict[str, Any], str]:
+    """(strategy, params, label) of a run: the balancer's; a user's configuration is
+    strategy ``lb-config`` labelled FILE:SECTION; an nginx run's label ends ``@nginx``."""
+    if lb.user is not None:
+        return "lb-config", {"file": lb.user.path, "section": lb.user.name, "lb": lb.kind}, \
+            f"{lb.user.label}@{lb.kind}"
     bal = make_balancer(spec, [f"backend-{i}" for i in range(64)])
     try:
         from ...registry import registry
@@ -500,14 +586,8 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
         defaults: dict[str, Any] | None = registry.get(bal.name).resolve_params({})
     except RoutebenchError:
         defaults = None
-    return LiveRecord(
-        strategy=bal.name, params=dict(bal.config),
-        label=display_label(bal.name, dict(bal.config), defaults),
-        nodes=len(names) - len(run.joining), metrics=m, scenario=label,
-        scenario_params=sc.describe(), seed=seed, counts=served.tolist(), backends=backends,
-        events=run.event_log, nat_groups=groups, store=sc.store, balancer_config=lines,
-        config_file=str(run.config_path), cpu_s={k: round(v, 3) for k, v in cpu.items()},
-        errors=dict(t.errors))
+    label = display_label(bal.name, dict(bal.config), defaults)
+    return bal.name, dict(bal.config), label + ("@nginx" if lb.kind == "nginx" else "")
 
 
 def _served_imbalance(tt: np.ndarray, be: np.ndarray, ok: np.ndarray, nb: int, span: float,
@@ -548,9 +628,11 @@ def _served_imbalance(tt: np.ndarray, be: np.ndarray, ok: np.ndarray, nb: int, s
 
 def _cpu_shares(cpu: dict[str, float], wall: float) -> dict[str, Any]:
     """CPU seconds and share of one core over the run: client, balancer, backends, store."""
-    parts = {"client": cpu.get("client", 0.0), "balancer": cpu.get("haproxy", 0.0),
+    parts = {"client": cpu.get("client", 0.0),
+             "balancer": cpu.get("haproxy", 0.0) + cpu.get("nginx", 0.0),
              "backends": sum(v for k, v in cpu.items() if k.startswith("backend")),
-             "store": cpu.get("redis", 0.0) + cpu.get("memcached", 0.0)}
+             "store": cpu.get("redis", 0.0) + cpu.get("memcached", 0.0)
+             + cpu.get("dynalite", 0.0)}
     out: dict[str, Any] = {}
     for k, v in parts.items():
         out[f"cpu_{k}_s"] = v
