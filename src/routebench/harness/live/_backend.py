@@ -20,6 +20,13 @@ TTL. The state lives in this process's memory (``--store local``), in Redis
 over a pool of one connection a worker.
 
 Every response carries ``X-Backend: NAME``. ``GET /health`` answers at once.
+
+With ``--load-log PATH`` the backend keeps its own load counters: for every
+request, the moments it arrived, took a worker slot and was answered
+(``time.monotonic()``, the clock every process on the machine shares), appended
+to PATH as 9-byte records (``<Bd``: code 0/1/2, time) every 20 ms, so a SIGKILL
+loses at most the last 20 ms. ``routebench live`` turns them into outstanding
+requests and busy workers over time (simulate's imbalance and utilisation).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import math
 import os
 import random
 import signal
+import struct
 import sys
 import time
 from collections import OrderedDict
@@ -176,6 +184,37 @@ class MemcachedStore(_Pool):
                         self._stored)
 
 
+# -- load counters ----------------------------------------------------------------------------
+ARRIVE, START, END = 0, 1, 2
+_REC = struct.Struct("<Bd")
+
+
+class LoadLog:
+    """Arrive / start / end moments of requests, appended to a file every 20 ms."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.buf = bytearray()
+
+    def note(self, code: int) -> None:
+        self.buf += _REC.pack(code, time.monotonic())
+
+    def flush(self) -> None:
+        if self.buf:
+            os.write(self.fd, self.buf)
+            self.buf.clear()
+
+    async def keep_flushing(self) -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            self.flush()
+
+
+class _NoLog:
+    def note(self, code: int) -> None:
+        return None
+
+
 # -- the server -----------------------------------------------------------------------------
 class Backend:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -189,6 +228,7 @@ class Backend:
             cls = RedisStore if args.store == "redis" else MemcachedStore
             self.store = cls(host, int(port), args.ttl)
         self.workers = args.workers
+        self.log: Any = LoadLog(args.load_log) if args.load_log else _NoLog()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -217,7 +257,17 @@ class Backend:
             self.reply(writer, b"200 OK", b"ok", b"", keep)
             return keep
         session = hdr.get(b"x-session")
+        log = self.log
+        log.note(ARRIVE)
+        try:
+            return await self._serve(session, hdr, writer, keep)
+        finally:
+            log.note(END)
+
+    async def _serve(self, session: bytes | None, hdr: dict[bytes, bytes],
+                     writer: asyncio.StreamWriter, keep: bool) -> bool:
         async with self.slots:
+            self.log.note(START)
             state = b"none"
             if session is not None:
                 key = b"rb:" + session
@@ -256,8 +306,13 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    flusher = (asyncio.ensure_future(backend.log.keep_flushing())
+               if isinstance(backend.log, LoadLog) else None)
     async with server:
         await stop.wait()
+    if flusher is not None:
+        flusher.cancel()
+        backend.log.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store-addr", default="")
     p.add_argument("--ttl", type=float, default=1800.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--load-log", default="", help="append load counters to this file")
     p.add_argument("--run", default="", help="the run's directory (names the process)")
     args = p.parse_args(argv)
     try:

@@ -44,6 +44,7 @@ from ..._errors import RoutebenchError, choices
 from ...records import LiveRecord, display_label
 from ..sim._simdist import Dist, Event, KeyDist
 from ..sim.simulator import backend_names, make_balancer
+from ._counters import load_metrics, read_log
 from ._haproxy import COOKIE, balance_lines, haproxy_config, runtime_command
 from ._loadgen import LoadGen, Tally
 from ._procs import LOOPBACK, ServerProcess, find_binary, free_ports
@@ -80,6 +81,7 @@ class LiveScenario:
     events: Sequence[Event] = ()
     store: str = "local"
     ttl: float = 1800.0
+    ip_change_rate: float = 0.0
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -102,6 +104,8 @@ class LiveScenario:
             raise RoutebenchError(f"store {self.store!r}: expected one of {choices(LIVE_STORES)}")
         self.rate = check_positive(self.rate, "rate")
         self.ttl = check_positive(self.ttl, "TTL")
+        self.ip_change_rate = check_positive(self.ip_change_rate, "IP change rate",
+                                             allow_zero=True)
         if self.requests is None and self.duration is None:
             raise RoutebenchError("give requests or a duration: the run needs an end")
         self.events = tuple(sorted(self.events, key=lambda e: e.time))
@@ -225,6 +229,8 @@ class _Run:
     def start(self) -> None:
         t0 = time.perf_counter()
         sc = self.sc
+        for name in self.names:  # a previous run's counters
+            self.load_log(name).unlink(missing_ok=True)
         if sc.store == "redis":
             self._start("redis", ServerProcess(
                 [self.bins["redis-server"], "--port", str(self.store_port), "--bind", LOOPBACK,
@@ -258,10 +264,13 @@ class _Run:
                 "--port", str(self.ports[name]), "--workers", str(sc.workers),
                 "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
                 "--seed", str(self.seed * 1000 + self.names.index(name)),
-                "--run", str(self.out)]
+                "--run", str(self.out), "--load-log", str(self.load_log(name))]
         if self.store_port:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
         return self._start(name, ServerProcess(argv, [self.ports[name]], name=name))
+
+    def load_log(self, name: str) -> Path:
+        return self.out / f"{name}.load"
 
     def _check_config(self) -> None:
         res = subprocess.run([self.bins["haproxy"], "-c", "-f", str(self.config_path)],
@@ -383,7 +392,7 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
             gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
                           rate=sc.rate, session_length=sc.session_length, think=sc.think,
                           keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
-                          cookie=COOKIE)
+                          cookie=COOKIE, ip_change_rate=sc.ip_change_rate)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             tally = asyncio.run(gen.run(run.schedule(gen), progress))
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -454,8 +463,10 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     m["crash_others_lost"] = t.crash_others_lost
     m["crash_others_lost_pct"] = _pct(t.crash_others_lost, t.crash_active - t.crash_pinned)
     m["repins"] = t.repins
-    m["ip_change_sessions"] = 0
-    m["ip_change_survival"] = None
+    m["ip_changes"] = t.ip_changes
+    m["ip_change_sessions"] = t.ip_change_sessions
+    m["ip_change_survival"] = (None if not t.ip_change_sessions else
+                               1.0 - t.ip_change_lost_sessions / t.ip_change_sessions)
     good = lat[ok]
     if good.size:
         p50, p99, p999 = np.quantile(good, [0.5, 0.99, 0.999]).tolist()
@@ -468,8 +479,8 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     m["measured_time"] = span
     m["throughput"] = m["completed"] / span if span > 0 else None
     m.update(_served_imbalance(tt, be, ok, nb, span, run))
-    m["outstanding_imbalance_avg"] = m["outstanding_imbalance_worst"] = None
-    m["utilization"] = None
+    load, per_backend = _load(run, t, span)
+    m.update(load)
     m["nat_users"] = int(sum(sc.nat))
     m["nat_requests"] = int((nat >= 0).sum())
     m["startup_s"] = run.startup
@@ -480,7 +491,7 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     failed_at = np.zeros(nb, dtype=np.int64)
     backends = [{"name": n, "initial": n not in run.joining, "workers": sc.workers,
                  "served": int(served[i]), "failed": int(failed_at[i]),
-                 "cpu_s": cpu.get(n)} for i, n in enumerate(names)]
+                 **per_backend[i], "cpu_s": cpu.get(n)} for i, n in enumerate(names)]
     mean_served = served.mean() if served.sum() else 0.0
     groups = []
     for g, size in enumerate(sc.nat):
@@ -508,6 +519,34 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
         events=run.event_log, nat_groups=groups, store=sc.store, balancer_config=lines,
         config_file=str(run.config_path), cpu_s={k: round(v, 3) for k, v in cpu.items()},
         errors=dict(t.errors))
+
+
+def _up_intervals(run: _Run) -> list[list[tuple[float, float]]]:
+    """When each backend was up (seconds since the clients' start): initial ones from the
+    start, a joining or recovered one from then; each until its crash."""
+    out: list[list[tuple[float, float]]] = []
+    for name in run.names:
+        start: float | None = None if name in run.joining else -np.inf
+        ivs: list[tuple[float, float]] = []
+        for e in run.event_log:
+            if e["backend"] != name:
+                continue
+            if e["event"] == "crash" and start is not None:
+                ivs.append((start, e["at"]))
+                start = None
+            elif e["event"] in ("join", "recover") and start is None:
+                start = e["at"]
+        if start is not None:
+            ivs.append((start, np.inf))
+        out.append(ivs)
+    return out
+
+
+def _load(run: _Run, t: Tally, span: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Outstanding-load imbalance and utilisation from the backends' own load logs."""
+    logs = {i: read_log(run.load_log(n)) for i, n in enumerate(run.names)}
+    return load_metrics(logs, t.t0_mono, len(run.names), run.sc.workers, _up_intervals(run),
+                        span)
 
 
 def _served_imbalance(tt: np.ndarray, be: np.ndarray, ok: np.ndarray, nb: int, span: float,
