@@ -58,6 +58,21 @@ COMPARED: tuple[tuple[str, str, float], ...] = (
 )
 
 
+def source_digests(clients: int, nat: Sequence[int]) -> list[int]:
+    """What HAProxy's ``balance source`` hashes: each live address as a 32-bit integer
+    (a NAT group's, then each other client's), which ``hash-type map-based`` takes
+    modulo the servers' total weight: with equal weights, the address modulo the
+    number of servers up, as simulate's ``keyed=modulo`` does with these digests."""
+    from ipaddress import IPv4Address
+
+    from ._loadgen import client_addresses
+
+    addrs, group = client_addresses(clients, nat)
+    first = {g: a for a, g in reversed(list(zip(addrs, group.tolist())))}
+    shared = [int(IPv4Address(first[g])) for g in range(len(nat))]
+    return shared + [int(IPv4Address(a)) for a, g in zip(addrs, group.tolist()) if g < 0]
+
+
 def sim_scenario(sc: Any, store_rtt: float = STORE_RTT) -> Scenario:
     """simulate's ``Scenario`` for live scenario ``sc`` (a ``LiveScenario``)."""
     length = sc.session_length
@@ -68,7 +83,8 @@ def sim_scenario(sc: Any, store_rtt: float = STORE_RTT) -> Scenario:
         session_length=length, think=sc.think, keys=sc.keys, requests=sc.requests,
         duration=sc.duration, events=tuple(sc.events),
         store="local" if sc.store == "local" else "external", store_rtt=store_rtt,
-        ttl=sc.ttl, ip_change_rate=sc.ip_change_rate, warm_start=False)
+        ttl=sc.ttl, ip_change_rate=sc.ip_change_rate, warm_start=False,
+        ip_digests=source_digests(sc.clients, sc.nat))
 
 
 def simulate_like(sc: Any, balancer: str, seed: int = 0) -> SimResult:
