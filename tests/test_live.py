@@ -334,7 +334,8 @@ def test_ip_change_keeps_the_cookie_session_and_loses_the_source_hash_one(
     for m in (cookie, source):
         assert m["ip_changes"] > 100 and m["ip_change_sessions"] > 50
     assert cookie["ip_change_survival"] == 1.0 and cookie["lost_ip_change"] == 0
-    assert cookie["sessions_lost"] == 0
+    # (a client's concurrent sessions share its cookie jar: a rare re-route, not the address)
+    assert cookie["sessions_lost_pct"] < 2.0
     assert source["lost_ip_change"] > 20
     sim = np.mean([simulate(sim_scenario(sc), "ip-hash-sticky", seed=s).metrics[
         "ip_change_survival"] for s in range(4)])
@@ -382,3 +383,39 @@ def test_cli_compare_sim_prints_both_and_keeps_both(tmp_path: Path,
     assert rows["sessions_lost_pct"]["sim"] == pytest.approx(
         cmp["sim"]["metrics"]["sessions_lost_pct"])
     assert rows["requests"]["difference"] == 0
+
+
+# -- routebench claims --live ---------------------------------------------------------------
+def test_claims_live_column_names_the_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from routebench.harness.experiments.claims import run_claims
+    from routebench.harness.live import _procs
+
+    monkeypatch.setattr(_procs, "find_binary", lambda name, *a, **k: None)
+    [r] = run_claims([4], size="small", live=True)
+    assert r.headers[-1].startswith("live")
+    assert {row[-1] for row in r.rows} == {"not run: haproxy missing"}
+    assert r.data["live"]["runs"] == {}
+
+
+@pytest.mark.servers
+def test_claims_live_adds_a_measured_column(tmp_path: Path) -> None:
+    require("haproxy")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_claims import _unsourced
+
+    md, js = tmp_path / "claims.md", tmp_path / "claims.json"
+    assert main(["claims", "--only", "4", "--size", "small", "--live", "-q",
+                 "--output", str(md), "--json", str(js)]) == 0
+    text = md.read_text()
+    [rec] = json.loads(js.read_text())["results"]
+    cells = {ln.split("|")[1].strip(): ln.split("|")[-2].strip()
+             for ln in text.splitlines() if ln.startswith("| ip-hash") or
+             ln.startswith("| cookie") or ln.startswith("| p2c")}
+    assert cells["ip-hash-sticky"] == "1 backend(s), top 100%"
+    assert cells["ip-hash-sticky:keyed=ring"] == "1 backend(s), top 100%"
+    assert cells["ip-hash-sticky:keyed=maglev"] == "not run: no HAProxy equivalent"
+    assert cells["cookie-sticky"].startswith("4 backend(s)")
+    assert "routebench claims --only 4 --seed 0 --size small --live" in text
+    runs = rec["data"]["live"]["runs"]
+    assert runs["ip-hash-sticky"]["nat_groups"][0]["backends_used"] == 1
+    assert _unsourced(text.split("## 4.")[1], rec) == []

@@ -220,7 +220,9 @@ class Backend:
     def __init__(self, args: argparse.Namespace) -> None:
         self.name = args.name.encode()
         self.slots = asyncio.Semaphore(args.workers)
-        self.service = sampler(args.service, args.seed)
+        draw = sampler(args.service, args.seed)
+        speed = args.speed
+        self.service = draw if speed == 1.0 else (lambda: draw() / speed)
         if args.store == "local":
             self.store: Any = LocalStore(args.ttl)
         else:
@@ -325,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store", choices=("local", "redis", "memcached"), default="local")
     p.add_argument("--store-addr", default="")
     p.add_argument("--ttl", type=float, default=1800.0)
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="service times are divided by this (0.25: four times slower)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--load-log", default="", help="append load counters to this file")
     p.add_argument("--run", default="", help="the run's directory (names the process)")

@@ -83,7 +83,7 @@ def sim_scenario(sc: Any, store_rtt: float = STORE_RTT) -> Scenario:
         session_length=length, think=sc.think, keys=sc.keys, requests=sc.requests,
         duration=sc.duration, events=tuple(sc.events),
         store="local" if sc.store == "local" else "external", store_rtt=store_rtt,
-        ttl=sc.ttl, ip_change_rate=sc.ip_change_rate, warm_start=False,
+        ttl=sc.ttl, ip_change_rate=sc.ip_change_rate, warm_start=False, speeds=sc.speeds,
         ip_digests=source_digests(sc.clients, sc.nat))
 
 

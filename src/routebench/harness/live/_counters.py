@@ -48,7 +48,8 @@ def _levels(t: np.ndarray, delta: np.ndarray, downs: Sequence[float],
     reset to 0 at each time in ``downs`` (what was in flight ends with a crash)."""
     order = np.argsort(t, kind="stable")
     t, delta = t[order], delta[order].astype(np.float64)
-    extra_t, extra_d = [], []
+    extra_t: list[float] = []
+    extra_d: list[float] = []
     for tc in sorted(downs):
         level = delta[t <= tc].sum() + sum(d for x, d in zip(extra_t, extra_d) if x <= tc)
         if level != 0:

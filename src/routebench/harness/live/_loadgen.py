@@ -13,7 +13,9 @@ and a content key in its path (``/item/K``, Zipf). The backend's answer names
 it (``X-Backend``) and says whether the session's state was found
 (``X-State: ok``/``new``/``lost``). A loss is put down to its first cause: the
 backend last seen had crashed (``crash``), the session was routed to another
-backend (``reroute``) or the state expired where it was (``ttl``).
+backend (``reroute``) or the state expired where it was (``ttl``). A client's
+concurrent sessions share its cookies (as a browser's tabs do; the simulator keeps
+a cookie a session): one pinned elsewhere moves the others, a ``reroute``.
 
 With ``ip_change_rate`` R, a session's address changes before a request with
 probability ``1 - exp(-R x idle)`` (idle: the time since its last response),
@@ -99,7 +101,7 @@ class Tally:
 
 class _Session:
     __slots__ = ("sid", "client", "last", "ok", "lost", "watch", "addr", "nat", "ipch",
-                 "ipch_seen", "ipch_lost", "t_last")
+                 "ipch_seen", "ipch_lost", "t_last", "jar")
 
     def __init__(self, sid: int, client: int, addr: str, nat: int) -> None:
         self.sid = sid
@@ -110,6 +112,7 @@ class _Session:
         self.ipch_seen = False
         self.ipch_lost = False
         self.t_last = 0.0  # the end of the last request
+        self.jar: bytes | None = None  # the client's cookie after this session's last response
         self.last = -1  # the backend of the last successful response
         self.ok = 0  # successful responses
         self.lost = False
@@ -340,7 +343,10 @@ class LoadGen:
         t.nat.append(s.nat)
         s.t_last = end
         if ok:
-            self._observe(s, backend, state)
+            # the client's other sessions share its cookies: one pinned elsewhere meanwhile
+            # moves this one too (a re-route, whatever the address did)
+            self._observe(s, backend, state, s.ok > 0 and jar != s.jar)
+            s.jar = self.jars[s.client]
         return conn
 
     def _set_cookie(self, client: int, value: bytes) -> None:
@@ -352,10 +358,10 @@ class LoadGen:
             if old is not None and old != pair:
                 self.tally.repins += 1
 
-    def _observe(self, s: _Session, backend: int, state: bytes) -> None:
+    def _observe(self, s: _Session, backend: int, state: bytes, jar_moved: bool) -> None:
         t = self.tally
         lost = state == b"lost"
-        if s.ipch and s.ok:  # had state when its address changed
+        if s.ipch and s.ok and not jar_moved:  # had state when its address changed
             if not s.ipch_seen:
                 s.ipch_seen = True
                 t.ip_change_sessions += 1
@@ -367,7 +373,7 @@ class LoadGen:
             if not s.lost:
                 s.lost = True
                 cause = ("crash" if s.last in self.crashed or s.last < 0 else
-                         "ip_change" if s.ipch and backend != s.last else
+                         "ip_change" if s.ipch and backend != s.last and not jar_moved else
                          "reroute" if backend != s.last else "ttl")
                 t.lost[cause] += 1
         s.ipch = False

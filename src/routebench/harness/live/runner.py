@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +82,7 @@ class LiveScenario:
     store: str = "local"
     ttl: float = 1800.0
     ip_change_rate: float = 0.0
+    speeds: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -109,7 +110,12 @@ class LiveScenario:
         if self.requests is None and self.duration is None:
             raise RoutebenchError("give requests or a duration: the run needs an end")
         self.events = tuple(sorted(self.events, key=lambda e: e.time))
-        _ = self.names
+        self.speeds = {n: check_positive(v, f"speed of {n}") for n, v in dict(self.speeds).items()}
+        names = self.names
+        for n in self.speeds:
+            if n not in names:
+                raise RoutebenchError(f"speed of {n!r}: no such backend; backends: "
+                                      f"{choices(names)}")
 
     @property
     def names(self) -> list[str]:
@@ -136,6 +142,8 @@ class LiveScenario:
                 v = [e.describe() for e in v]
             elif isinstance(v, tuple):
                 v = list(v)
+            elif isinstance(v, Mapping):
+                v = dict(v)
             out[k] = v
         return out
 
@@ -267,6 +275,8 @@ class _Run:
                 "--run", str(self.out), "--load-log", str(self.load_log(name))]
         if self.store_port:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
+        if name in sc.speeds:
+            argv += ["--speed", repr(float(sc.speeds[name]))]
         return self._start(name, ServerProcess(argv, [self.ports[name]], name=name))
 
     def load_log(self, name: str) -> Path:
