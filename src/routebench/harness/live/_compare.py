@@ -2,7 +2,7 @@
 
     >>> from routebench.harness.live.runner import LiveScenario
     >>> sim_scenario(LiveScenario(backends=4, rate=1000.0)).session_rate   # doctest: +ELLIPSIS
-    91.1...
+    99.9...
 
 ``sim_scenario`` turns a live scenario into simulate's: the same backends,
 workers, service-time distribution, clients and NAT groups, session lengths,
@@ -25,13 +25,17 @@ simulated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from ..._errors import RoutebenchError
 from ..sim._simdist import Dist
 from ..sim.simulator import Scenario, SimResult, simulate
 
-__all__ = ["sim_scenario", "simulate_like", "compare_rows", "compare_table", "COMPARED",
-           "shares"]
+__all__ = ["LiveSimScenario", "sim_scenario", "simulate_like", "compare_rows", "compare_table",
+           "COMPARED", "shares", "source_digests"]
 
 #: the store's round trips a request in a live run (a GET and a SET on loopback), seconds
 STORE_RTT = 0.0002
@@ -58,6 +62,25 @@ COMPARED: tuple[tuple[str, str, float], ...] = (
 )
 
 
+@dataclass
+class LiveSimScenario(Scenario):
+    """simulate's ``Scenario`` plus what only a live run knows: ``ip_digests``, what a
+    balancer hashing on the address maps for each of the live addresses (a NAT group's,
+    then each other client's), instead of a keyed hash of random public addresses. Not
+    a ``routebench simulate`` option (its addresses are made up); not recorded."""
+
+    ip_digests: np.ndarray | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ip_digests is not None:
+            self.ip_digests = np.asarray(self.ip_digests, dtype=np.uint64)
+            want = len(self.nat) + self.clients - sum(self.nat)
+            if self.ip_digests.shape != (want,):
+                raise RoutebenchError(f"ip_digests: {self.ip_digests.size} digests; expected "
+                                      f"{want} (one a NAT group, one a client outside them)")
+
+
 def source_digests(clients: int, nat: Sequence[int]) -> list[int]:
     """What HAProxy's ``balance source`` hashes: each live address as a 32-bit integer
     (a NAT group's, then each other client's), which ``hash-type map-based`` takes
@@ -73,18 +96,18 @@ def source_digests(clients: int, nat: Sequence[int]) -> list[int]:
     return shared + [int(IPv4Address(a)) for a, g in zip(addrs, group.tolist()) if g < 0]
 
 
-def sim_scenario(sc: Any, store_rtt: float = STORE_RTT) -> Scenario:
+def sim_scenario(sc: Any, store_rtt: float = STORE_RTT) -> LiveSimScenario:
     """simulate's ``Scenario`` for live scenario ``sc`` (a ``LiveScenario``)."""
     length = sc.session_length
     assert isinstance(length, Dist)
-    return Scenario(
+    return LiveSimScenario(
         backends=sc.backends, workers=sc.workers, service=sc.service, clients=sc.clients,
         nat=tuple(sc.nat), load=None, session_rate=sc.rate / length.discrete_mean(),
         session_length=length, think=sc.think, keys=sc.keys, requests=sc.requests,
         duration=sc.duration, events=tuple(sc.events),
         store="local" if sc.store == "local" else "external", store_rtt=store_rtt,
         ttl=sc.ttl, ip_change_rate=sc.ip_change_rate, warm_start=False, speeds=sc.speeds,
-        ip_digests=source_digests(sc.clients, sc.nat))
+        ip_digests=np.asarray(source_digests(sc.clients, sc.nat), dtype=np.uint64))
 
 
 def simulate_like(sc: Any, balancer: str, seed: int = 0) -> SimResult:

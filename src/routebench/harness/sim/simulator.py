@@ -117,10 +117,6 @@ class Scenario:
     window: float | None = None
     warm_start: bool = True
     cache: CacheSpec | str | None = None
-    #: the digests a balancer hashing on the address maps (a NAT group's, then each other
-    #: client's; None: a keyed hash of random public addresses). ``routebench live
-    #: --compare-sim`` gives HAProxy's ``balance source``: the IPv4 address as an integer.
-    ip_digests: Sequence[int] | np.ndarray | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         self.backends = _count(self.backends, "backends")
@@ -161,12 +157,6 @@ class Scenario:
         if self.cache is not None:
             self.cache = _sim_cache(self.cache)
         self.events = tuple(sorted(self.events, key=lambda e: e.time))
-        if self.ip_digests is not None:
-            self.ip_digests = np.asarray(self.ip_digests, dtype=np.uint64)
-            want = len(self.nat) + self.clients - sum(self.nat)
-            if self.ip_digests.shape != (want,):
-                raise RoutebenchError(f"ip_digests: {self.ip_digests.size} digests; expected "
-                                      f"{want} (one a NAT group, one a client outside them)")
         _ = self.names  # check that events and speeds name real backends
 
     @property
@@ -343,8 +333,9 @@ class _Keys:
             static = [b"item-%d" % i for i in range(sc.keys.universe)]
             self.key_cdf = sc.keys.cdf()
         self.tab_d = self.digest(static) if static else np.zeros(1, dtype=np.uint64)
-        if self.on == "ip" and sc.ip_digests is not None:
-            self.tab_d = np.ascontiguousarray(sc.ip_digests, dtype=np.uint64)
+        given = getattr(sc, "ip_digests", None)  # live --compare-sim: HAProxy's source hash
+        if self.on == "ip" and given is not None:
+            self.tab_d = np.ascontiguousarray(given, dtype=np.uint64)
         self.tab_b = np.full(self.tab_d.size, -1, dtype=np.int64)
         self.blk_d = np.zeros(1, dtype=np.uint64)
         self.blk_b = np.full(1, -1, dtype=np.int64)
