@@ -355,8 +355,9 @@ def test_backends_counters_measure_their_load(tmp_path: Path) -> None:
     span = m["measured_time"]
     for b in r.backends:
         expect = b["served"] * 0.01 / (sc.workers * span)
-        # a slot is held a little longer than the service time (the event loop's turns)
-        assert expect * 0.95 <= b["utilization"] <= expect * 1.5 + 0.01, b
+        # a slot is held a little longer than the service time (the event loop's turns,
+        # longer on a loaded machine), never shorter
+        assert expect * 0.95 <= b["utilization"] <= expect * 1.8 + 0.01, b
     assert r.backends[1]["utilization"] < 0.5 * r.backends[0]["utilization"]
     assert m["outstanding_imbalance_avg"] >= 1.0
     assert m["outstanding_imbalance_worst"] >= m["outstanding_imbalance_avg"]
