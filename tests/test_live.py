@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routebench._errors import RoutebenchError
 from routebench.cli import main
@@ -292,6 +294,29 @@ def test_load_counters_give_simulates_imbalance_and_utilisation() -> None:
                            span=8.0, windows=4)
     assert rows[0]["mean_outstanding"] == pytest.approx(2.0 / 8.0)
     assert m["outstanding_imbalance_worst"] == pytest.approx(2.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0.0, 9.0), st.floats(0.0, 1.0)),
+                min_size=1, max_size=30), st.floats(1.0, 10.0))
+def test_load_counters_always_hold(reqs: list[tuple[int, float, float]], span: float) -> None:
+    """Whatever the requests: max/mean is at least 1, the worst window at least the
+    average, and the busy worker-seconds at most the requests' service times."""
+    from routebench.harness.live._counters import LOG_DTYPE, load_metrics
+
+    rows: dict[int, list[tuple[int, float]]] = {0: [], 1: [], 2: []}
+    for b, t, d in reqs:  # arrive, start, end at backend b
+        rows[b] += [(0, t), (1, t), (2, t + d)]
+    logs = {b: np.array(sorted(r, key=lambda x: x[1]), dtype=LOG_DTYPE) for b, r in rows.items()}
+    up = [[(-np.inf, np.inf)]] * 3
+    m, per = load_metrics(logs, 0.0, 3, 1000, up, span=span, windows=10)
+    if m["outstanding_imbalance_avg"] is not None:
+        assert m["outstanding_imbalance_avg"] >= 1.0 - 1e-9
+        assert m["outstanding_imbalance_worst"] >= m["outstanding_imbalance_avg"] - 1e-9
+        assert m["outstanding_imbalance_overall"] >= 1.0 - 1e-9
+    assert 0.0 <= m["utilization"] <= sum(d for _, _, d in reqs) / (1000 * span * 3) + 1e-9
+    for b in per:
+        assert b["mean_outstanding"] >= 0.0
 
 
 def test_compare_sim_gives_the_simulator_haproxys_source_hash() -> None:
