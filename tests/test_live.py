@@ -22,7 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routebench._errors import RoutebenchError
 from routebench.cli import main
@@ -267,3 +270,178 @@ def test_port_in_use_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     err = capsys.readouterr().err.strip()
     assert err == f"routebench live: error: --port {port}: 127.0.0.1:{port} is in use"
     assert free_ports(1)  # nothing else to check: it failed before starting anything
+
+
+# -- IP changes, load counters, the simulator side by side ----------------------------------
+def test_load_counters_give_simulates_imbalance_and_utilisation() -> None:
+    from routebench.harness.live._counters import LOG_DTYPE, load_metrics
+
+    def log(rows: list[tuple[int, float]]) -> np.ndarray:
+        return np.array(rows, dtype=LOG_DTYPE)
+
+    # backend 0: one request outstanding over [0, 4) s, busy [1, 4); backend 1: idle
+    logs = {0: log([(0, 100.0), (1, 101.0), (2, 104.0)]), 1: log([])}
+    up = [[(-np.inf, np.inf)], [(-np.inf, np.inf)]]
+    m, rows = load_metrics(logs, 100.0, 2, 2, up, span=8.0, windows=4)
+    # windows of 2 s: max 1, mean 1/2 over the first two; nothing outstanding after
+    assert m["outstanding_imbalance_avg"] == pytest.approx(2.0)
+    assert m["outstanding_imbalance_worst"] == pytest.approx(2.0)
+    assert m["outstanding_peak"] == 1
+    assert m["utilization"] == pytest.approx(3.0 / (2 * 8.0 * 2))
+    assert rows[0]["mean_outstanding"] == pytest.approx(0.5)
+    # a crash at 2 s ends backend 0's request there, and it is no longer counted
+    m, rows = load_metrics(logs, 100.0, 2, 2, [[(-np.inf, 2.0)], [(-np.inf, np.inf)]],
+                           span=8.0, windows=4)
+    assert rows[0]["mean_outstanding"] == pytest.approx(2.0 / 8.0)
+    assert m["outstanding_imbalance_worst"] == pytest.approx(2.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0.0, 9.0), st.floats(0.0, 1.0)),
+                min_size=1, max_size=30), st.floats(1.0, 10.0))
+def test_load_counters_always_hold(reqs: list[tuple[int, float, float]], span: float) -> None:
+    """Whatever the requests: max/mean is at least 1, the worst window at least the
+    average, and the busy worker-seconds at most the requests' service times."""
+    from routebench.harness.live._counters import LOG_DTYPE, load_metrics
+
+    rows: dict[int, list[tuple[int, float]]] = {0: [], 1: [], 2: []}
+    for b, t, d in reqs:  # arrive, start, end at backend b
+        rows[b] += [(0, t), (1, t), (2, t + d)]
+    logs = {b: np.array(sorted(r, key=lambda x: x[1]), dtype=LOG_DTYPE) for b, r in rows.items()}
+    up = [[(-np.inf, np.inf)]] * 3
+    m, per = load_metrics(logs, 0.0, 3, 1000, up, span=span, windows=10)
+    if m["outstanding_imbalance_avg"] is not None:
+        assert m["outstanding_imbalance_avg"] >= 1.0 - 1e-9
+        assert m["outstanding_imbalance_worst"] >= m["outstanding_imbalance_avg"] - 1e-9
+        assert m["outstanding_imbalance_overall"] >= 1.0 - 1e-9
+    assert 0.0 <= m["utilization"] <= sum(d for _, _, d in reqs) / (1000 * span * 3) + 1e-9
+    for b in per:
+        assert b["mean_outstanding"] >= 0.0
+
+
+def test_compare_sim_gives_the_simulator_haproxys_source_hash() -> None:
+    from ipaddress import IPv4Address
+
+    from routebench.harness.live._compare import sim_scenario, source_digests
+    from routebench.harness.sim import simulate
+
+    live = LiveScenario(backends=4, clients=60, nat=(20,), requests=3000, rate=500.0,
+                        think="exp:mean=0.05", events=(Event("crash", "backend-2", 2.0),))
+    sc = sim_scenario(live)
+    assert (sc.backends, sc.workers, sc.clients, tuple(sc.nat), sc.requests) == (4, 8, 60, (20,),
+                                                                                 3000)
+    assert sc.service == live.service and sc.think == live.think and not sc.warm_start
+    assert sc.events == live.events and sc.store == "local"
+    assert sc.rates()[1] == pytest.approx(500.0)
+    digests = source_digests(60, (20,))
+    assert digests[0] == int(IPv4Address("127.99.0.1")) and len(digests) == 1 + 40
+    # HAProxy's map-based source hash: the address modulo the servers up
+    r = simulate(sc.replace(events=()), "ip-hash-sticky", seed=3)
+    g = r.nat_groups[0]
+    assert g["backends_used"] == 1 and g["top_backend"] == f"backend-{digests[0] % 4}"
+
+
+@pytest.mark.servers
+def test_ip_change_keeps_the_cookie_session_and_loses_the_source_hash_one(
+        tmp_path: Path) -> None:
+    """A session whose address changes keeps its state with the cookie; under ``balance
+    source`` it keeps it only when the new address hashes to the same backend: about 1
+    in 4, as the simulator has it."""
+    require("haproxy")
+    from routebench.harness.live._compare import sim_scenario
+    from routebench.harness.sim import simulate
+
+    sc = LiveScenario(requests=3000, rate=1000, clients=300, session_length="6",
+                      think="exp:mean=0.1", ip_change_rate=3.0)
+    got = {spec: run_live(sc, spec, seed=4, out_dir=tmp_path).metrics
+           for spec in ("cookie-sticky", "ip-hash-sticky")}
+    cookie, source = got["cookie-sticky"], got["ip-hash-sticky"]
+    for m in (cookie, source):
+        assert m["ip_changes"] > 100 and m["ip_change_sessions"] > 50
+    assert cookie["ip_change_survival"] == 1.0 and cookie["lost_ip_change"] == 0
+    # (a client's concurrent sessions share its cookie jar: a rare re-route, not the address)
+    assert cookie["sessions_lost_pct"] < 2.0
+    assert source["lost_ip_change"] > 20
+    sim = np.mean([simulate(sim_scenario(sc), "ip-hash-sticky", seed=s).metrics[
+        "ip_change_survival"] for s in range(4)])
+    assert 0.0 < source["ip_change_survival"] < 0.6
+    assert abs(source["ip_change_survival"] - sim) < 0.15, (source["ip_change_survival"], sim)
+
+
+@pytest.mark.servers
+def test_backends_counters_measure_their_load(tmp_path: Path) -> None:
+    """Utilisation from the backends' counters matches what was served (Little's law:
+    served x mean service time over worker-seconds), and the crashed backend's stops."""
+    require("haproxy")
+    sc = LiveScenario(requests=3000, rate=1000, clients=300, service="fixed:value=0.01",
+                      events=(Event("crash", "backend-1", 1.0),))
+    r = run_live(sc, "round-robin", seed=5, out_dir=tmp_path)
+    m = r.metrics
+    span = m["measured_time"]
+    for b in r.backends:
+        expect = b["served"] * 0.01 / (sc.workers * span)
+        # a slot is held a little longer than the service time (the event loop's turns,
+        # longer on a loaded machine), never shorter
+        assert expect * 0.95 <= b["utilization"] <= expect * 1.8 + 0.01, b
+    assert r.backends[1]["utilization"] < 0.5 * r.backends[0]["utilization"]
+    assert m["outstanding_imbalance_avg"] >= 1.0
+    assert m["outstanding_imbalance_worst"] >= m["outstanding_imbalance_avg"]
+    assert 0 < m["utilization"] < 1 and m["outstanding_peak"] >= 1
+
+
+@pytest.mark.servers
+def test_cli_compare_sim_prints_both_and_keeps_both(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    require("haproxy")
+    code = main(["live", "-q", "--balancer", "cookie-sticky", "--requests", "1200",
+                 "--crash", "1@0.8", "--compare-sim", "--out", str(tmp_path / "out"),
+                 "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "live - simulated" in out and "sessions lost %" in out
+    assert "share of requests backend-1 %" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    [cmp] = data["config"]["compare_sim"]
+    assert cmp["balancer"] == "cookie-sticky" and cmp["sim"]["record"] == "sim"
+    rows = {r["metric"]: r for r in cmp["rows"]}
+    live = data["results"][0]["metrics"]
+    assert rows["sessions_lost_pct"]["live"] == pytest.approx(live["sessions_lost_pct"])
+    assert rows["sessions_lost_pct"]["sim"] == pytest.approx(
+        cmp["sim"]["metrics"]["sessions_lost_pct"])
+    assert rows["requests"]["difference"] == 0
+
+
+# -- routebench claims --live ---------------------------------------------------------------
+def test_claims_live_column_names_the_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from routebench.harness.experiments.claims import run_claims
+    from routebench.harness.live import _procs
+
+    monkeypatch.setattr(_procs, "find_binary", lambda name, *a, **k: None)
+    [r] = run_claims([4], size="small", live=True)
+    assert r.headers[-1].startswith("live")
+    assert {row[-1] for row in r.rows} == {"not run: haproxy missing"}
+    assert r.data["live"]["runs"] == {}
+
+
+@pytest.mark.servers
+def test_claims_live_adds_a_measured_column(tmp_path: Path) -> None:
+    require("haproxy")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_claims import _unsourced
+
+    md, js = tmp_path / "claims.md", tmp_path / "claims.json"
+    assert main(["claims", "--only", "4", "--size", "small", "--live", "-q",
+                 "--output", str(md), "--json", str(js)]) == 0
+    text = md.read_text()
+    [rec] = json.loads(js.read_text())["results"]
+    cells = {ln.split("|")[1].strip(): ln.split("|")[-2].strip()
+             for ln in text.splitlines() if ln.startswith("| ip-hash") or
+             ln.startswith("| cookie") or ln.startswith("| p2c")}
+    assert cells["ip-hash-sticky"] == "1 backend(s), top 100%"
+    assert cells["ip-hash-sticky:keyed=ring"] == "1 backend(s), top 100%"
+    assert cells["ip-hash-sticky:keyed=maglev"] == "not run: no HAProxy equivalent"
+    assert cells["cookie-sticky"].startswith("4 backend(s)")
+    assert "routebench claims --only 4 --seed 0 --size small --live" in text
+    runs = rec["data"]["live"]["runs"]
+    assert runs["ip-hash-sticky"]["nat_groups"][0]["backends_used"] == 1
+    assert _unsourced(text.split("## 4.")[1], rec) == []

@@ -258,6 +258,11 @@ _CATALOGUE = (
     _m("cpu_balancer_pct", "%", None, "HAProxy CPU over the run's wall time", "timing"),
     _m("cpu_backends_pct", "%", None, "backends' CPU over the run's wall time", "timing"),
     _m("cpu_store_pct", "%", None, "session store CPU over the run's wall time", "timing"),
+    _m("ip_changes", "changes", None, "client address changes before a request (live)"),
+    _m("ip_change_sessions", "sessions", None,
+       "sessions with state when their address changed (ip_change_survival's whole)"),
+    _m("outstanding_peak", "requests", None,
+       "most requests outstanding at one backend (live: from the backends' own counters)"),
 )
 
 #: every metric routebench writes, by name

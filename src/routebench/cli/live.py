@@ -104,6 +104,7 @@ def add_parser(sub: Any, light: bool = False) -> None:
     g.add_argument("--haproxy-line", action="append", metavar="LINE", default=[],
                    help="a line appended to HAProxy's backend section (repeatable)")
     _add_lb_options(g)
+    _add_sim_options(s)
     o = s.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", default=DEFAULT_LIVE_DIR,
                    help=f"where the HAProxy configurations go (default {DEFAULT_LIVE_DIR}/)")
@@ -168,6 +169,37 @@ def _store_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
         f["store_client"] = args.store_client
     if args.store_rtt is not None:
         f["store_rtt"] = parse_duration(args.store_rtt, "--store-rtt", allow_zero=True)
+# -- the simulator side by side, IP changes (one block) ------------------------------------
+def _add_sim_options(s: Any) -> None:
+    g = s.add_argument_group("the simulator, side by side")
+    g.add_argument("--compare-sim", action="store_true",
+                   help="also run the same scenario through the simulator (routebench "
+                        "simulate: same backends, workers, service times, sessions, think "
+                        "times, events, NAT groups) and print both with their difference")
+    g.add_argument("--ip-change-rate", metavar="R",
+                   help="a session's address changes R times a session-second (simulate's "
+                        "meaning): it reconnects from a new address of its own, keeping its "
+                        "cookies (default 0)")
+
+
+def _sim_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
+    from .._units import check_positive
+
+    if getattr(args, "ip_change_rate", None) is not None:
+        f["ip_change_rate"] = check_positive(args.ip_change_rate, "--ip-change-rate",
+                                             allow_zero=True)
+
+
+def _compare_sim(args: argparse.Namespace, sc: Any, spec: str, rec: Any) -> dict[str, Any]:
+    """The simulator's run of what ``rec`` ran; printed beside it; what the JSON keeps."""
+    from ..harness.live._compare import compare_rows, compare_table, simulate_like
+
+    res = simulate_like(sc, spec, seed=args.seed)
+    sim = res.record(rec.scenario).to_json()
+    rows = compare_rows(rec.to_json(), sim)
+    print(compare_table(rec.label, rows, args.format))
+    print()
+    return {"balancer": rec.label, "sim": sim, "rows": rows}
 
 
 def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
@@ -212,6 +244,7 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
                 b = f"backend-{b}"
             events.append(Event(kind, b, at))
         f["events"] = tuple(events)
+    _sim_fields(args, f)
     return LiveScenario(**f), list(args.balancer or preset.balancers), name
 
 
@@ -242,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sc.rate:g} req/s, seed {args.seed}")
     t0 = time.perf_counter()
     results = []
+    compared: list[dict[str, Any]] = []
     for spec in balancers:
         bar = _bar(args, spec, sc.requests)
         try:
@@ -261,11 +295,17 @@ def run(args: argparse.Namespace) -> int:
         results.append(rec)
     elapsed = time.perf_counter() - t0
     print(sim_table([r.to_json() for r in results], args.format))
+    if getattr(args, "compare_sim", False):
+        print()
+        for spec, rec in zip(balancers, results):
+            compared.append(_compare_sim(args, sc, spec, rec))
     if args.json:
         config = {"scenario": label, "seed": args.seed, "balancers": balancers,
                   "scenario_params": sc.describe(), "out": args.out,
                   "reproduce": "routebench " + " ".join(sys.argv[1:]),
                   "elapsed_s": round(elapsed, 2)}
+        if compared:
+            config["compare_sim"] = compared
         path = write_json(args.json, make_report("live", results, config))
         say(args, f"wrote {path} ({len(results)} results, {elapsed:.1f} s)")
     return 0

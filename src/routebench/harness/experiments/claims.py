@@ -1067,8 +1067,10 @@ _RUNNERS: dict[int, Callable[[Size, int], ClaimResult]] = {
 
 
 def run_claims(only: Iterable[int] | None = None, *, size: str | Size = "full", seed: int = 0,
-               say: Callable[[str], Any] | None = None) -> list[ClaimResult]:
-    """Run the claims' experiments (all, or the numbers in ``only``) in order."""
+               say: Callable[[str], Any] | None = None, live: bool = False
+               ) -> list[ClaimResult]:
+    """Run the claims' experiments (all, or the numbers in ``only``) in order; ``live``:
+    claims 1-4 and 8 also on real software (a live column, small runs)."""
     sz = SIZES[size] if isinstance(size, str) else size
     out = []
     for n in sorted(only) if only else sorted(_RUNNERS):
@@ -1078,7 +1080,196 @@ def run_claims(only: Iterable[int] | None = None, *, size: str | Size = "full", 
         r = _RUNNERS[n](sz, seed)
         r.seconds = time.perf_counter() - t0
         r.commands.insert(0, _claims_cmd(n, sz, seed))
+        if live and n in LIVE_CLAIMS:
+            add_live_column(r, sz, seed)
+            r.seconds = time.perf_counter() - t0
         if say:
             say(f"  -> {r.verdict} ({r.seconds:.0f} s)")
         out.append(r)
     return out
+
+
+# -- the live column (routebench claims --live) -----------------------------------------
+#: the claims with a live column, and the software each needs beyond HAProxy
+LIVE_CLAIMS = (1, 2, 3, 4, 8)
+#: requests a live run, by size
+LIVE_REQUESTS = {"full": 6000, "small": 1200}
+
+
+def _live_missing(store: str) -> str | None:
+    """None when the software of a live run is present; else 'not run: <package> missing'."""
+    from ..live._procs import find_binary
+    from ..live.runner import BINARIES
+
+    need = ["haproxy"] + (["redis-server"] if store == "redis" else [])
+    for b in need:
+        if find_binary(b) is None:
+            return f"not run: {BINARIES[b]} missing"
+    return None
+
+
+def _live_cell(spec: str, fields: dict[str, Any], seed: int, size: Size, cell: Callable[
+        [Any], str], runs: dict[str, Any], key: str) -> str:
+    """One live run of ``spec`` (HAProxy, 4 backends) and its cell; a balancer HAProxy has no
+    equivalent for, or missing software, says so instead."""
+    import tempfile
+
+    from ..._errors import RoutebenchError
+    from ..live._haproxy import balance_lines
+    from ..live.runner import LiveScenario, run_live
+
+    missing = _live_missing(fields.get("store", "local"))
+    if missing:
+        return missing
+    try:
+        balance_lines(spec)
+    except RoutebenchError:
+        return "not run: no HAProxy equivalent"
+    f = {"backends": 4, "requests": LIVE_REQUESTS[size.name], **fields}
+    sc = LiveScenario(**f)
+    with tempfile.TemporaryDirectory(prefix="routebench-claims-live-") as out:
+        rec = run_live(sc, spec, seed=seed, out_dir=out, scenario_label=f"claims {key}")
+    text = cell(rec)
+    runs[key] = {"scenario": sc.describe(), "metrics": {
+        k: v for k, v in rec.metrics.items() if isinstance(v, (int, float)) or v is None},
+        "counts": rec.counts, "nat_groups": rec.nat_groups,
+        "backends": [{k: b[k] for k in ("name", "served", "utilization")}
+                     for b in rec.backends]}
+    return text
+
+
+def _pct_cell(v: float | None, fmt: str = ".1f") -> str:
+    return "-" if v is None else f"{v:{fmt}}%"
+
+
+def _live1(r: ClaimResult, size: Size, seed: int, runs: dict[str, Any]
+           ) -> tuple[str, str, dict[str, Any]]:
+    workers, service = 2, 0.01
+    capacity = 4 * workers / (service + 0.0002)
+    cells = []
+    for row in r.rows:
+        load, bal = float(row[0]), row[1]
+        fields = {"workers": workers, "service": f"exp:mean={service:g}", "store": "redis",
+                  "session_length": "lognormal:mean=10,sigma=1.5", "think": "exp:mean=1",
+                  "clients": 2000, "rate": load * capacity}
+        cells.append(_live_cell(bal, fields, seed, size, lambda rec: _f(
+            rec.metrics["outstanding_imbalance_avg"]), runs, f"{load:g}|{bal}"))
+    _set(r, cells)
+    return "live: outstanding max/mean (avg)", (
+        f"live column: HAProxy in front of 4 backend processes x {workers} workers (exp "
+        f"service {service * 1e3:g} ms), sessions in Redis, the same session model at the "
+        f"same loads ({capacity * 0.5:,.0f} and {capacity * 0.85:,.0f} requests/s), "
+        f"{LIVE_REQUESTS[size.name]:,} requests a run; imbalance from the backends' own "
+        "counters"), {"backends": 4, "workers": workers, "service_s": service,
+                      "rates": [capacity * 0.5, capacity * 0.85],
+                      "requests": LIVE_REQUESTS[size.name]}
+
+
+def _set(r: ClaimResult, cells: list[str]) -> bool:
+    for row, c in zip(r.rows, cells, strict=True):
+        row.append(c)
+    return True
+
+
+def _live2(r: ClaimResult, size: Size, seed: int, runs: dict[str, Any]
+           ) -> tuple[str, str, dict[str, Any]]:
+    cells = []
+    for row in r.rows:
+        store, bal = row[0], row[1]
+        fields = {"store": "local" if store == "local" else "redis", "rate": 1000.0,
+                  "clients": 300, "events": (Event("crash", "backend-1", 1.0),)}
+        cells.append(_live_cell(bal, fields, seed, size, lambda rec: (
+            f"{rec.metrics['crash_lost']}/{rec.metrics['crash_pinned']} lost "
+            f"({_pct_cell(rec.metrics['crash_lost_pct'], '.0f')}), "
+            f"{rec.metrics['failed']} failed"), runs, f"{store}|{bal}"))
+    _set(r, cells)
+    return "live: lost of pinned, failed", (
+        "live column: HAProxy, 4 backend processes, backend-1 killed (SIGKILL) at 1 s, "
+        "state in the backends' memory (local) or in Redis (external), "
+        f"{LIVE_REQUESTS[size.name]:,} requests at 1,000/s"), {
+            "backends": 4, "crash_s": 1.0, "rate": 1000.0, "requests": LIVE_REQUESTS[size.name]}
+
+
+def _live3(r: ClaimResult, size: Size, seed: int, runs: dict[str, Any]
+           ) -> tuple[str, str, dict[str, Any]]:
+    rate = 3.0
+    cells = []
+    for row in r.rows:
+        bal = row[0]
+        fields = {"rate": 1000.0, "clients": 300, "session_length": "6",
+                  "think": "exp:mean=0.1", "ip_change_rate": rate}
+        cells.append(_live_cell(bal, fields, seed, size, lambda rec: (
+            "-" if rec.metrics["ip_change_survival"] is None else
+            f"{100 * rec.metrics['ip_change_survival']:.1f}% of "
+            f"{rec.metrics['ip_change_sessions']}"), runs, bal))
+    _set(r, cells)
+    return "live: survived %", (
+        f"live column: HAProxy, 4 backend processes, local state, sessions of 6 requests "
+        f"(think 0.1 s) whose address changes at {rate:g} a second: the client reconnects "
+        "from a new loopback address with its cookies; survival 1/4 by chance under "
+        "`balance source`"), {"backends": 4, "session_requests": 6, "think_s": 0.1,
+                              "ip_change_rate": rate}
+
+
+def _live4(r: ClaimResult, size: Size, seed: int, runs: dict[str, Any]
+           ) -> tuple[str, str, dict[str, Any]]:
+    cells = []
+
+    def cell(rec: Any) -> str:
+        g = rec.nat_groups[0]
+        return (f"{g['backends_used']} backend(s), top "
+                f"{_pct_cell(100 * (g['top_backend_share'] or 0), '.0f')}")
+
+    for row in r.rows:
+        bal = row[0]
+        fields = {"rate": 1000.0, "clients": 200, "nat": (50,)}
+        cells.append(_live_cell(bal, fields, seed, size, cell, runs, bal))
+    _set(r, cells)
+    return "live: backends the NAT's users hit", (
+        "live column: HAProxy, 4 backend processes, 200 clients of which 50 share one "
+        "source address"), {"backends": 4, "clients": 200, "nat": 50}
+
+
+def _live8(r: ClaimResult, size: Size, seed: int, runs: dict[str, Any]
+           ) -> tuple[str, str, dict[str, Any]]:
+    workers, service = 2, 0.01
+    rate = 0.6 * 4 * workers / (service + 0.0002)
+    cells = []
+
+    def cell(rec: Any) -> str:
+        top = max(rec.backends, key=lambda b: b["utilization"] or 0.0)
+        share = 100 * top["served"] / max(sum(rec.counts), 1)
+        rec.metrics["busiest_share_pct"] = share
+        return f"{top['name']}: util {_f(top['utilization'])}, {share:.0f}% of requests"
+
+    for row in r.rows:
+        case, bal = row[0], row[1]
+        fields: dict[str, Any] = {"workers": workers, "service": f"exp:mean={service:g}",
+                                  "store": "redis", "rate": rate, "clients": 2000}
+        if case == "slow backend":
+            fields["speeds"] = {"backend-0": 0.25}
+        else:
+            fields["keys"] = "zipf:s=1.1,universe=10000"
+        cells.append(_live_cell(bal, fields, seed, size, cell, runs, f"{case}|{bal}"))
+    _set(r, cells)
+    return "live: busiest backend", (
+        f"live column: HAProxy, 4 backend processes x {workers} workers at 60% load "
+        f"({rate:,.0f} requests/s), sessions in Redis; (a) backend-0 at 0.25 speed, (b) Zipf "
+        "1.1 content keys in the path (`balance uri`); utilisation from the backends' own "
+        "counters"), {"backends": 4, "workers": workers, "load": 0.6, "rate": rate,
+                      "speed": 0.25, "zipf_s": 1.1}
+
+
+_LIVE: dict[int, Callable[[ClaimResult, Size, int, dict[str, Any]],
+                          tuple[str, str, dict[str, Any]]]] = {
+    1: _live1, 2: _live2, 3: _live3, 4: _live4, 8: _live8}
+
+
+def add_live_column(r: ClaimResult, size: Size, seed: int) -> None:
+    """Run claim ``r``'s rows on real software (small runs) and add their column."""
+    runs: dict[str, Any] = {}
+    header, finding, inputs = _LIVE[r.number](r, size, seed, runs)
+    r.headers.append(header)
+    r.findings.append(finding)
+    r.data["live"] = {"inputs": inputs, "runs": runs}
+    r.commands.append(_claims_cmd(r.number, size, seed) + " --live")

@@ -27,6 +27,13 @@ Standard library only but for ``--store-client boto3`` (the runner starts those
 backends without ``-S``).
 
 Every response carries ``X-Backend: NAME``. ``GET /health`` answers at once.
+
+With ``--load-log PATH`` the backend keeps its own load counters: for every
+request, the moments it arrived, took a worker slot and was answered
+(``time.monotonic()``, the clock every process on the machine shares), appended
+to PATH as 9-byte records (``<Bd``: code 0/1/2, time) every 20 ms, so a SIGKILL
+loses at most the last 20 ms. ``routebench live`` turns them into outstanding
+requests and busy workers over time (simulate's imbalance and utilisation).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import math
 import os
 import random
 import signal
+import struct
 import sys
 import time
 from collections import OrderedDict
@@ -407,6 +415,35 @@ class Delayed:
     async def set(self, key: bytes, value: bytes, prev: bytes | None = None) -> None:
         await asyncio.sleep(self.rtt)
         await self.store.set(key, value, prev)
+# -- load counters ----------------------------------------------------------------------------
+ARRIVE, START, END = 0, 1, 2
+_REC = struct.Struct("<Bd")
+
+
+class LoadLog:
+    """Arrive / start / end moments of requests, appended to a file every 20 ms."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.buf = bytearray()
+
+    def note(self, code: int) -> None:
+        self.buf += _REC.pack(code, time.monotonic())
+
+    def flush(self) -> None:
+        if self.buf:
+            os.write(self.fd, self.buf)
+            self.buf.clear()
+
+    async def keep_flushing(self) -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            self.flush()
+
+
+class _NoLog:
+    def note(self, code: int) -> None:
+        return None
 
 
 # -- the server -----------------------------------------------------------------------------
@@ -414,7 +451,9 @@ class Backend:
     def __init__(self, args: argparse.Namespace) -> None:
         self.name = args.name.encode()
         self.slots = asyncio.Semaphore(args.workers)
-        self.service = sampler(args.service, args.seed)
+        draw = sampler(args.service, args.seed)
+        speed = args.speed
+        self.service = draw if speed == 1.0 else (lambda: draw() / speed)
         if args.store == "local":
             self.store: Any = LocalStore(args.ttl)
         elif args.store == "dynamodb":
@@ -427,6 +466,7 @@ class Backend:
         if args.store_rtt > 0:
             self.store = Delayed(self.store, args.store_rtt)
         self.workers = args.workers
+        self.log: Any = LoadLog(args.load_log) if args.load_log else _NoLog()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -455,7 +495,17 @@ class Backend:
             self.reply(writer, b"200 OK", b"ok", b"", keep)
             return keep
         session = hdr.get(b"x-session")
+        log = self.log
+        log.note(ARRIVE)
+        try:
+            return await self._serve(session, hdr, writer, keep)
+        finally:
+            log.note(END)
+
+    async def _serve(self, session: bytes | None, hdr: dict[bytes, bytes],
+                     writer: asyncio.StreamWriter, keep: bool) -> bool:
         async with self.slots:
+            self.log.note(START)
             state = b"none"
             if session is not None:
                 key = b"rb:" + session
@@ -496,8 +546,13 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    flusher = (asyncio.ensure_future(backend.log.keep_flushing())
+               if isinstance(backend.log, LoadLog) else None)
     async with server:
         await stop.wait()
+    if flusher is not None:
+        flusher.cancel()
+        backend.log.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -515,7 +570,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="dynamodb: signed HTTP in the event loop, or boto3 in threads")
     p.add_argument("--store-rtt", type=float, default=0.0, help="seconds before a store call")
     p.add_argument("--ttl", type=float, default=1800.0)
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="service times are divided by this (0.25: four times slower)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--load-log", default="", help="append load counters to this file")
     p.add_argument("--run", default="", help="the run's directory (names the process)")
     args = p.parse_args(argv)
     try:

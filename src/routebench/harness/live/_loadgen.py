@@ -13,7 +13,17 @@ and a content key in its path (``/item/K``, Zipf). The backend's answer names
 it (``X-Backend``) and says whether the session's state was found
 (``X-State: ok``/``new``/``lost``). A loss is put down to its first cause: the
 backend last seen had crashed (``crash``), the session was routed to another
-backend (``reroute``) or the state expired where it was (``ttl``).
+backend (``reroute``) or the state expired where it was (``ttl``). A client's
+concurrent sessions share its cookies (as a browser's tabs do; the simulator keeps
+a cookie a session): one pinned elsewhere moves the others, a ``reroute``.
+
+With ``ip_change_rate`` R, a session's address changes before a request with
+probability ``1 - exp(-R x idle)`` (idle: the time since its last response),
+as in the simulator: the session closes its connection and opens the next from
+a new address of its own (``127.200.X.Y`` on; no longer its NAT group's),
+keeping its client's cookies. A loss at the first response after a change is
+put down to the change (``ip_change``); the sessions that had state at a
+change, and how many of them lost it, give ``ip_change_survival``.
 
 The run stops issuing at ``requests`` requests or ``duration`` seconds and
 waits for the requests in flight.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +42,7 @@ import numpy as np
 
 from ..sim._simdist import Dist, KeyDist
 
-__all__ = ["LoadGen", "Tally", "client_addresses"]
+__all__ = ["LoadGen", "Tally", "client_addresses", "new_address"]
 
 _REQUEST_TIMEOUT = 15.0
 
@@ -53,6 +64,13 @@ def client_addresses(clients: int, nat: Sequence[int]) -> tuple[list[str], np.nd
     return addrs, group
 
 
+def new_address(i: int) -> str:
+    """The ``i``-th address a client moves to (an IP change): ``127.200.0.1`` on."""
+    if i >= 55 * 62500:
+        raise ValueError("no loopback address left for an IP change")
+    return f"127.{200 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
+
+
 @dataclass
 class Tally:
     """What the clients saw, request by request and session by session."""
@@ -71,17 +89,30 @@ class Tally:
     crash_active: int = 0
     crash_others_lost: int = 0
     repins: int = 0
+    ip_changes: int = 0  # address changes (before a request)
+    ip_change_sessions: int = 0  # sessions with state at a change, seen at the next response
+    ip_change_lost_sessions: int = 0  # ... that lost it there
+    t0_mono: float = 0.0  # the start, time.monotonic() (the backends' load logs' clock)
+    stop_t: float | None = None  # when issuing stopped, seconds since the start
     errors: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
 
 
 class _Session:
-    __slots__ = ("sid", "client", "last", "ok", "lost", "watch")
+    __slots__ = ("sid", "client", "last", "ok", "lost", "watch", "addr", "nat", "ipch",
+                 "ipch_seen", "ipch_lost", "t_last", "jar")
 
-    def __init__(self, sid: int, client: int) -> None:
+    def __init__(self, sid: int, client: int, addr: str, nat: int) -> None:
         self.sid = sid
         self.client = client
+        self.addr = addr  # the source address (changes with an IP change)
+        self.nat = nat  # its NAT group, -1: its own address
+        self.ipch = False  # the address changed since the last response
+        self.ipch_seen = False
+        self.ipch_lost = False
+        self.t_last = 0.0  # the end of the last request
+        self.jar: bytes | None = None  # the client's cookie after this session's last response
         self.last = -1  # the backend of the last successful response
         self.ok = 0  # successful responses
         self.lost = False
@@ -94,13 +125,15 @@ class LoadGen:
     def __init__(self, host: str, port: int, names: Sequence[str], *, clients: int,
                  nat: Sequence[int], rate: float, session_length: Dist, think: Dist,
                  keys: KeyDist, requests: int | None, duration: float | None, seed: int,
-                 cookie: str = "LB_ROUTE") -> None:
+                 cookie: str = "LB_ROUTE", ip_change_rate: float = 0.0) -> None:
         self.host, self.port = host, port
         self.index = {n.encode(): i for i, n in enumerate(names)}
         self.addrs, self.group = client_addresses(clients, nat)
         self.session_rate = rate / session_length.discrete_mean()
         self.length, self.think = session_length, think
         self.requests, self.duration = requests, duration
+        self.ip_change_rate = ip_change_rate
+        self.next_addr = 0
         self.rng = np.random.default_rng(seed)
         self.key_cdf = keys.cdf()
         self.cookie = cookie.encode()
@@ -129,6 +162,8 @@ class LoadGen:
             return rng.exponential(1.0 / self.session_rate, n)
         if what == "client":
             return rng.integers(0, len(self.addrs), n).astype(np.float64)
+        if what == "u":
+            return rng.random(n)
         if what == "key":
             return np.searchsorted(self.key_cdf, rng.random(n)).astype(np.float64)
         d = self.length if what == "length" else self.think
@@ -152,6 +187,7 @@ class LoadGen:
         """Run the sessions; ``schedule`` holds (time, coroutine function) events."""
         loop = asyncio.get_running_loop()
         self.t0 = loop.time()
+        self.tally.t0_mono = time.monotonic() - (loop.time() - self.t0)
         event_tasks = [asyncio.ensure_future(self._at(t, fn)) for t, fn in schedule]
         tasks: set[asyncio.Task[None]] = set()
         next_t, sid, shown = 0.0, 0, 0
@@ -193,6 +229,8 @@ class LoadGen:
             self.stopping = True
         elif self.duration is not None and self.now() >= self.duration:
             self.stopping = True
+        if self.stopping:
+            self.tally.stop_t = self.now()
         return self.stopping
 
     async def _at(self, t: float, fn: Callable[[], Any]) -> None:
@@ -213,7 +251,7 @@ class LoadGen:
         self.crashed.discard(b)
 
     async def _session(self, sid: int, client: int) -> None:
-        s = _Session(sid, client)
+        s = _Session(sid, client, self.addrs[client], int(self.group[client]))
         self.active[sid] = s
         self.tally.sessions += 1
         n = int(self._draw("length"))
@@ -226,12 +264,27 @@ class LoadGen:
                     await asyncio.sleep(self._draw("think"))
                     if self._done():
                         break
+                    if self.ip_change_rate > 0 and s.last >= 0 and self._draw("u") < \
+                            -math.expm1(-self.ip_change_rate * (self.now() - s.t_last)):
+                        self._move(s, conn)
+                        conn = None
                 self.tally.issued += 1
                 conn = await self._request(s, conn)
         finally:
             del self.active[sid]
             if conn is not None:
                 conn[1].close()
+
+    def _move(self, s: _Session, conn: Any) -> None:
+        """The session's address changes: a new one of its own, a new connection."""
+        s.addr = new_address(self.next_addr)
+        self.next_addr += 1
+        s.nat = -1
+        s.ipch = True
+        self.tally.ip_changes += 1
+        if conn is not None:
+            conn[1].close()
+        return None
 
     async def _request(self, s: _Session, conn: Any) -> Any:
         t = self.tally
@@ -246,7 +299,7 @@ class LoadGen:
             async with asyncio.timeout(_REQUEST_TIMEOUT):
                 if conn is None:
                     conn = await asyncio.open_connection(
-                        self.host, self.port, local_addr=(self.addrs[s.client], 0))
+                        self.host, self.port, local_addr=(s.addr, 0))
                 r, w = conn
                 w.write(req)
                 head = await r.readuntil(b"\r\n\r\n")
@@ -287,9 +340,13 @@ class LoadGen:
         t.t.append(end)
         t.latency.append(end - start)
         t.backend.append(backend)
-        t.nat.append(int(self.group[s.client]))
+        t.nat.append(s.nat)
+        s.t_last = end
         if ok:
-            self._observe(s, backend, state)
+            # the client's other sessions share its cookies: one pinned elsewhere meanwhile
+            # moves this one too (a re-route, whatever the address did)
+            self._observe(s, backend, state, s.ok > 0 and jar != s.jar)
+            s.jar = self.jars[s.client]
         return conn
 
     def _set_cookie(self, client: int, value: bytes) -> None:
@@ -301,16 +358,25 @@ class LoadGen:
             if old is not None and old != pair:
                 self.tally.repins += 1
 
-    def _observe(self, s: _Session, backend: int, state: bytes) -> None:
+    def _observe(self, s: _Session, backend: int, state: bytes, jar_moved: bool) -> None:
         t = self.tally
         lost = state == b"lost"
+        if s.ipch and s.ok and not jar_moved:  # had state when its address changed
+            if not s.ipch_seen:
+                s.ipch_seen = True
+                t.ip_change_sessions += 1
+            if lost and not s.ipch_lost:
+                s.ipch_lost = True
+                t.ip_change_lost_sessions += 1
         if lost:
             t.state_losses += 1
             if not s.lost:
                 s.lost = True
                 cause = ("crash" if s.last in self.crashed or s.last < 0 else
+                         "ip_change" if s.ipch and backend != s.last and not jar_moved else
                          "reroute" if backend != s.last else "ttl")
                 t.lost[cause] += 1
+        s.ipch = False
         if s.watch == "pinned":
             t.crash_pinned += 1
             t.crash_active += 1

@@ -31,7 +31,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from ..._errors import RoutebenchError, choices
 from ...records import LiveRecord, display_label
 from ..sim._simdist import Dist, Event, KeyDist
 from ..sim.simulator import backend_names, make_balancer
+from ._counters import load_metrics, read_log
 from ._haproxy import HAProxyLB, UserBackend, balance_lines
 from ._loadgen import LoadGen, Tally
 from ._nginx import NginxLB, UserUpstream, _children, upstream_lines
@@ -94,6 +95,8 @@ class LiveScenario:
     #: dynamodb: how the backends call it: "http" (signed requests in their event loop)
     #: or "boto3" (boto3 in threads: ~5x the CPU a call)
     store_client: str = "http"
+    ip_change_rate: float = 0.0
+    speeds: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -117,10 +120,17 @@ class LiveScenario:
         self.rate = check_positive(self.rate, "rate")
         _check_store_options(self)
         self.ttl = check_positive(self.ttl, "TTL")
+        self.ip_change_rate = check_positive(self.ip_change_rate, "IP change rate",
+                                             allow_zero=True)
         if self.requests is None and self.duration is None:
             raise RoutebenchError("give requests or a duration: the run needs an end")
         self.events = tuple(sorted(self.events, key=lambda e: e.time))
-        _ = self.names
+        self.speeds = {n: check_positive(v, f"speed of {n}") for n, v in dict(self.speeds).items()}
+        names = self.names
+        for n in self.speeds:
+            if n not in names:
+                raise RoutebenchError(f"speed of {n!r}: no such backend; backends: "
+                                      f"{choices(names)}")
 
     @property
     def names(self) -> list[str]:
@@ -147,6 +157,8 @@ class LiveScenario:
                 v = [e.describe() for e in v]
             elif isinstance(v, tuple):
                 v = list(v)
+            elif isinstance(v, Mapping):
+                v = dict(v)
             out[k] = v
         return out
 
@@ -273,6 +285,8 @@ class _Run:
     def start(self) -> None:
         t0 = time.perf_counter()
         sc = self.sc
+        for name in self.names:  # a previous run's counters
+            self.load_log(name).unlink(missing_ok=True)
         if sc.store == "redis":
             self._start("redis", ServerProcess(
                 [self.bins["redis-server"], "--port", str(self.store_port), "--bind", LOOPBACK,
@@ -325,7 +339,7 @@ class _Run:
                 "--port", str(self.ports[name]), "--workers", str(sc.workers),
                 "--service", svc, "--store", sc.store, "--ttl", repr(sc.ttl),
                 "--seed", str(self.seed * 1000 + self.names.index(name)),
-                "--run", str(self.out)]
+                "--run", str(self.out), "--load-log", str(self.load_log(name))]
         env = None
         if sc.store == "dynamodb":
             argv += ["--store-addr", self.dynamodb_endpoint, "--store-table", sc.store_table,
@@ -335,7 +349,12 @@ class _Run:
             argv += ["--store-addr", f"{LOOPBACK}:{self.store_port}"]
         if sc.store_rtt:
             argv += ["--store-rtt", repr(sc.store_rtt)]
+        if name in sc.speeds:
+            argv += ["--speed", repr(float(sc.speeds[name]))]
         return self._start(name, ServerProcess(argv, [self.ports[name]], name=name, env=env))
+
+    def load_log(self, name: str) -> Path:
+        return self.out / f"{name}.load"
 
     # -- events ----------------------------------------------------------------------
     def schedule(self, lb: LoadGen) -> list[tuple[float, Callable[[], Any]]]:
@@ -424,7 +443,7 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
             gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
                           rate=sc.rate, session_length=sc.session_length, think=sc.think,
                           keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
-                          cookie=run.balancer.cookie)
+                          cookie=run.balancer.cookie, ip_change_rate=sc.ip_change_rate)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             tally = asyncio.run(gen.run(run.schedule(gen), progress))
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -524,8 +543,10 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     m["crash_others_lost"] = t.crash_others_lost
     m["crash_others_lost_pct"] = _pct(t.crash_others_lost, t.crash_active - t.crash_pinned)
     m["repins"] = t.repins
-    m["ip_change_sessions"] = 0
-    m["ip_change_survival"] = None
+    m["ip_changes"] = t.ip_changes
+    m["ip_change_sessions"] = t.ip_change_sessions
+    m["ip_change_survival"] = (None if not t.ip_change_sessions else
+                               1.0 - t.ip_change_lost_sessions / t.ip_change_sessions)
     good = lat[ok]
     if good.size:
         p50, p99, p999 = np.quantile(good, [0.5, 0.99, 0.999]).tolist()
@@ -538,8 +559,8 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     m["measured_time"] = span
     m["throughput"] = m["completed"] / span if span > 0 else None
     m.update(_served_imbalance(tt, be, ok, nb, span, run))
-    m["outstanding_imbalance_avg"] = m["outstanding_imbalance_worst"] = None
-    m["utilization"] = None
+    load, per_backend = _load(run, t, span)
+    m.update(load)
     m["nat_users"] = int(sum(sc.nat))
     m["nat_requests"] = int((nat >= 0).sum())
     m["startup_s"] = run.startup
@@ -550,7 +571,7 @@ def _record(sc: LiveScenario, spec: str, seed: int, label: str, t: Tally, run: _
     failed_at = np.zeros(nb, dtype=np.int64)
     backends = [{"name": n, "initial": n not in run.joining, "workers": sc.workers,
                  "served": int(served[i]), "failed": int(failed_at[i]),
-                 "cpu_s": cpu.get(n)} for i, n in enumerate(names)]
+                 **per_backend[i], "cpu_s": cpu.get(n)} for i, n in enumerate(names)]
     mean_served = served.mean() if served.sum() else 0.0
     groups = []
     for g, size in enumerate(sc.nat):
@@ -588,6 +609,34 @@ def _balancer_label(spec: str, lb: Any) -> tuple[str, dict[str, Any], str]:
         defaults = None
     label = display_label(bal.name, dict(bal.config), defaults)
     return bal.name, dict(bal.config), label + ("@nginx" if lb.kind == "nginx" else "")
+
+
+def _up_intervals(run: _Run) -> list[list[tuple[float, float]]]:
+    """When each backend was up (seconds since the clients' start): initial ones from the
+    start, a joining or recovered one from then; each until its crash."""
+    out: list[list[tuple[float, float]]] = []
+    for name in run.names:
+        start: float | None = None if name in run.joining else -np.inf
+        ivs: list[tuple[float, float]] = []
+        for e in run.event_log:
+            if e["backend"] != name:
+                continue
+            if e["event"] == "crash" and start is not None:
+                ivs.append((start, e["at"]))
+                start = None
+            elif e["event"] in ("join", "recover") and start is None:
+                start = e["at"]
+        if start is not None:
+            ivs.append((start, np.inf))
+        out.append(ivs)
+    return out
+
+
+def _load(run: _Run, t: Tally, span: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Outstanding-load imbalance and utilisation from the backends' own load logs."""
+    logs = {i: read_log(run.load_log(n)) for i, n in enumerate(run.names)}
+    return load_metrics(logs, t.t0_mono, len(run.names), run.sc.workers, _up_intervals(run),
+                        span)
 
 
 def _served_imbalance(tt: np.ndarray, be: np.ndarray, ok: np.ndarray, nb: int, span: float,

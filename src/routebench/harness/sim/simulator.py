@@ -333,6 +333,9 @@ class _Keys:
             static = [b"item-%d" % i for i in range(sc.keys.universe)]
             self.key_cdf = sc.keys.cdf()
         self.tab_d = self.digest(static) if static else np.zeros(1, dtype=np.uint64)
+        given = getattr(sc, "ip_digests", None)  # live --compare-sim: HAProxy's source hash
+        if self.on == "ip" and given is not None:
+            self.tab_d = np.ascontiguousarray(given, dtype=np.uint64)
         self.tab_b = np.full(self.tab_d.size, -1, dtype=np.int64)
         self.blk_d = np.zeros(1, dtype=np.uint64)
         self.blk_b = np.full(1, -1, dtype=np.int64)
