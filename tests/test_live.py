@@ -130,7 +130,9 @@ def test_crash_with_a_store_loses_no_session(store: str, tmp_path: Path) -> None
     m = r.metrics
     assert m["crash_pinned"] >= 5
     assert m["crash_lost"] == 0 and m["sessions_lost"] == 0
-    assert m["failed"] <= 20  # only the requests in flight on the crashed backend
+    # only the requests in flight on the crashed backend: at most one a session pinned to it
+    # (crash_pinned counts those that went on; a few may have ended on the failed request)
+    assert m["failed"] <= m["crash_pinned"] + 10
     assert m["completed"] + m["failed"] == m["requests"]
     assert r.cpu_s.get("redis" if store == "redis" else "memcached", 0) > 0
 

@@ -377,13 +377,16 @@ class LoadGen:
                          "reroute" if backend != s.last else "ttl")
                 t.lost[cause] += 1
         s.ipch = False
-        if s.watch == "pinned":
-            t.crash_pinned += 1
-            t.crash_active += 1
-            t.crash_lost += lost
-        elif s.watch == "other":
-            t.crash_active += 1
-            t.crash_others_lost += lost
-        s.watch = ""
+        # an answer from a killed backend itself left it before the kill (in transit when
+        # crash() ran): not the first response after the crash, so keep watching
+        if backend not in self.crashed:
+            if s.watch == "pinned":
+                t.crash_pinned += 1
+                t.crash_active += 1
+                t.crash_lost += lost
+            elif s.watch == "other":
+                t.crash_active += 1
+                t.crash_others_lost += lost
+            s.watch = ""
         s.last = backend
         s.ok += 1
