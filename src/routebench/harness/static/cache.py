@@ -58,6 +58,7 @@ from ...caches import (
     NodeCaches,
     available_memory,
     dip_and_recovery,
+    window_for,
 )
 from ...datasets import Chunk, Trace
 from ...datasets._distinct import DistinctSample
@@ -92,9 +93,7 @@ def size_columns(trace: Trace) -> tuple[str, ...]:
 
 def cache_window(requests: int | None) -> int:
     """Hit-ratio window: 10,000 requests, fewer on a short trace (at least 100 windows)."""
-    if not requests:
-        return 10_000
-    return int(max(100, min(10_000, requests // 100)))
+    return window_for(requests)
 
 
 def _sizes(chunk: Chunk, cols: Sequence[str]) -> np.ndarray:
@@ -198,6 +197,14 @@ class EventPhase:
     def metrics(self) -> dict[str, Any]:
         return {f"{self.kind}_{k}": v for k, v in self.result().items()}
 
+    def series(self) -> dict[str, Any]:
+        """The phase's windowed hit ratios: ``at`` (the event's request in the phase),
+        ``hit_ratio`` of each full window and the control's after the event (``control``,
+        from the event's window on; empty without a control)."""
+        return {"at": self.lead if self.applied else None,
+                "hit_ratio": [round(x, 6) for x in self.windows.ratios().tolist()],
+                "control": [round(x, 6) for x in self.control_windows.ratios().tolist()]}
+
 
 def _copy(caches: NodeCaches) -> NodeCaches | None:
     """A copy of the caches' state (compiled ones only; None for libcachesim's)."""
@@ -214,6 +221,7 @@ class _ScenarioCaches:
         self.caches = caches
         self.replay: dict[str, Any] = {}
         self.events: dict[str, Any] = {}
+        self.series: dict[str, Any] = {}  # the event phases' windowed hit ratios
         self.joined: KeyedStrategy | None = None
 
 
@@ -332,6 +340,7 @@ class TraceCaches:
                 ph.feed(digests(p.sc.route_on, p.sc.hasher), keys, sizes)
         for p, ph in zip(self.per, phases, strict=True):
             p.events.update(ph.metrics())
+            p.series[ph.kind] = ph.series()
 
     # -- results ------------------------------------------------------------------
     def metrics(self, sc: Any) -> dict[str, Any]:
@@ -341,14 +350,21 @@ class TraceCaches:
         out: dict[str, Any] = dict(p.replay)
         out["hit_ratio_shared"] = ref.shared.stats().hit_ratio
         out["hit_ratio_random"] = ref.random.stats().hit_ratio
-        out["cache_capacity_total"] = int(p.caches.stats().capacity[: int(sc.n)].sum())
+        caps = p.caches.stats().capacity[: int(sc.n)]
+        out["cache_capacity_total"] = int(caps.sum())
+        out["cache_capacity_node"] = float(caps.mean())
         out.update({k: v for k, v in p.events.items() if k != "leave_node"})
         return out
 
     def annotate(self, result: Any, sc: Any) -> None:
-        """Add the cache metrics to a scenario's result, the cache to its trace's record."""
+        """Add the cache metrics to a scenario's result, the cache to its trace's record,
+        and the event phases' windowed hit ratios to its ``series`` (``{"cache": {"window":
+        W, "join": {...}, "leave": {...}}}``, see :meth:`EventPhase.series`)."""
         result.metrics.update(self.metrics(sc))
         result.trace_params["cache"] = self.describe()
+        p = next(x for x in self.per if x.sc is sc)
+        if p.series:
+            result.series["cache"] = {"window": self.window, **p.series}
 
     def describe(self) -> dict[str, Any]:
         """What a report records of the caches: the spec, distinct keys, window, sizes."""
