@@ -217,7 +217,7 @@ def _run_json(tmp_path: Path, trace: Path, cache: str, nodes: int = 1,
     return json.loads(out.read_text())["results"][0]
 
 
-def test_byte_hit_ratio_by_hand(tmp_path):
+def test_byte_hit_ratio_by_hand(tmp_path, capsys):
     """One LRU of 260 bytes; a=100, b=50, c=150 bytes (key + value sizes):
     a b a(hit) c[evicts b] b[evicts a] c(hit) a[evicts b] c(hit): 400 of 850 bytes hit."""
     size = {"a": (1, 99), "b": (1, 49), "c": (1, 149)}
@@ -226,6 +226,8 @@ def test_byte_hit_ratio_by_hand(tmp_path):
     assert r["trace_params"]["cache"]["sizes"] == ["key_size", "value_size"]
     assert r["metrics"]["byte_hit_ratio"] == pytest.approx(400 / 850)
     assert r["metrics"]["hit_ratio"] == pytest.approx(3 / 8)
+    table = capsys.readouterr().out
+    assert "byte hit ratio" in table and f"{400 / 850:.3f}" in table
 
 
 def test_byte_hit_ratio_is_libcachesims_on_each_node(tmp_path):

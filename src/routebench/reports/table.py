@@ -160,6 +160,8 @@ def run_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
     cached = any(r["metrics"].get("hit_ratio") is not None for r in results)
     if cached:
         cols[6:6] = CACHE_COLUMNS
+        if any(r["metrics"].get("byte_hit_ratio") is not None for r in results):
+            cols.insert(7, ("byte hit ratio", lambda m: _num(".3f")(m.get("byte_hit_ratio"))))
     headers = ["strategy", "trace", "N"] + [c[0] for c in cols]
     rows = [
         [strategy_label(r), r["trace"], r["nodes"]]
