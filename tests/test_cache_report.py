@@ -176,6 +176,10 @@ def test_run_keeps_the_event_phases_series_and_report_plots_it(tmp_path):
     for r in json.loads(out.read_text())["results"]:
         s = r["series"]["cache"]
         w = s["window"]
+        replay = np.asarray(s["replay"]["hit_ratio"])  # the whole trace, from cold caches
+        assert replay.size == 60_000 // w
+        assert replay.sum() * w == pytest.approx(r["metrics"]["hit_ratio"] * 60_000, abs=w)
+        assert replay[0] < replay[-5:].mean()  # warming up
         for kind in ("join", "leave"):
             ph = s[kind]
             at = ph["at"] // w

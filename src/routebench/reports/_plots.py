@@ -724,18 +724,21 @@ def sim_hit_over_time(results: Sequence[Record], path: Path, colors: Colors) -> 
 
 def static_hit_over_time(results: Sequence[Record], path: Path,
                          colors: Colors) -> Path | None:
-    """``run --cache``: the join and leave phases' windowed hit ratio (a line a strategy)
-    and, dashed, the control (the same requests without the event); a vertical line at
-    the event. One row per trace and N."""
+    """``run --cache``: the windowed hit ratio (a line a strategy) over the whole replay,
+    then in the join and the leave phases with, dashed, the control (the same requests
+    without the event) and a vertical line at the event. One row per trace and N."""
+    kinds = ("replay", "join", "leave")
     rows = [(r, s) for r in results if (s := _cache_series(r)) is not None
-            and any(isinstance(s.get(k), Mapping) for k in ("join", "leave"))]
+            and any(isinstance(s.get(k), Mapping) for k in kinds)]
     if not rows:
         return None
     groups = list(dict.fromkeys((str(r.get("trace")), r.get("nodes")) for r, _ in rows))[:4]
-    fig = _figure(11.0, 3.1 * len(groups) + 1.0)
-    grid = fig.subplots(len(groups), 2, squeeze=False)
+    fig = _figure(15.0, 3.1 * len(groups) + 1.0)
+    grid = fig.subplots(len(groups), 3, squeeze=False)
+    titles = {"replay": "the replay, caches cold at the start", "join": "a node joins",
+              "leave": "a node leaves"}
     for row, (trace, n) in zip(grid, groups):
-        for ax, kind in zip(row, ("join", "leave")):
+        for ax, kind in zip(row, kinds):
             at = None
             for r, s in rows:
                 ph = s.get(kind)
@@ -757,9 +760,9 @@ def static_hit_over_time(results: Sequence[Record], path: Path,
                                 linewidth=0.9, linestyle="--", alpha=0.7)
             if at is not None:
                 ax.axvline(at, color="#555555", linestyle=":", linewidth=1)
-            ax.set_title(f"{trace}, N={n}: a node {'joins' if kind == 'join' else 'leaves'}"
-                         " (dashed: without it)", fontsize=9)
-            ax.set_xlabel("requests into the phase")
+            ax.set_title(f"{trace}, N={n}: {titles[kind]}"
+                         + (" (dashed: without it)" if kind != "replay" else ""), fontsize=9)
+            ax.set_xlabel("requests" if kind == "replay" else "requests into the phase")
             _style(ax)
         row[0].set_ylabel("hit ratio")
     handles: dict[str, Any] = {}
@@ -768,5 +771,6 @@ def static_hit_over_time(results: Sequence[Record], path: Path,
             handles.setdefault(lab, h)
     fig.legend(list(handles.values()), list(handles), fontsize=8, frameon=False,
                loc="outside lower center", ncols=min(6, len(handles)))
-    fig.suptitle("Hit ratio per window around a join and a leave (routebench run --cache)")
+    fig.suptitle("Hit ratio per window over the replay, around a join and a leave "
+                 "(routebench run --cache)")
     return _save(fig, path)

@@ -203,9 +203,10 @@ def _static_figures(page: _Page, static: Sequence[Mapping[str, Any]]) -> None:
                 "`routebench ab` for a gate.")
     page.figure(_plots.static_hit_over_time, static, "cache-hit-over-time",
                 "hit ratio around a join and a leave",
-                "With `--cache`: the hit ratio per window of requests as the trace's start is "
-                "replayed, a node joining (left) and leaving (right) at the dotted line; dashed, "
-                "the same requests without the event.")
+                "With `--cache`: the hit ratio per window of requests over the replay (left), "
+                "then as the trace's start is replayed again, a node joining (middle) and "
+                "leaving (right) at the dotted line; dashed, the same requests without the "
+                "event.")
 
 
 #: what a sweep's axes plots draw, by engine

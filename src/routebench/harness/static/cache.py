@@ -35,7 +35,9 @@ event to the end of the first window, at or after the largest loss, within 1
 point of the control (0 if no window lost more; None if the phase ends first);
 ``extra_misses``: misses after the event beyond the control's (negative when the
 new topology's caches, warm again, do better: a join adds a cache's memory).
-A key the event moves misses once where it lands, then hits. Policies without a
+A key the event moves misses once where it lands, then hits. The record keeps
+the windowed hit ratios (``series["cache"]``): the replay's, and each phase's with
+its control's. Policies without a
 compiled kernel (libcachesim's) cannot be copied: there the level is the mean of
 the 5 windows before the event, as ``NodeCaches.recovery`` measures it.
 """
@@ -260,7 +262,10 @@ class TraceCaches:
         kw: dict[str, Any] = {"distinct_keys": self.distinct_keys, "has_sizes": has_sizes,
                               "max_memory": max(1, budget // n_caches), "window": 0}
         self.refs = {n: CacheReferences(self.spec, n, seed=seed, **kw) for n in counts}
-        self.per = [_ScenarioCaches(sc, NodeCaches(self.spec, sc.n, **kw)) for sc in scenarios]
+        # the strategies' caches keep the replay's hit ratio per window (the references do not)
+        windowed = {**kw, "window": self.window}
+        self.per = [_ScenarioCaches(sc, NodeCaches(self.spec, sc.n, **windowed))
+                    for sc in scenarios]
         self.has_sizes = has_sizes
 
     # -- the replay -------------------------------------------------------------
@@ -297,6 +302,10 @@ class TraceCaches:
             p.replay = {"hit_ratio": st.hit_ratio,
                         "byte_hit_ratio": st.byte_hit_ratio if self.has_sizes else None,
                         "miss_load_peak_to_mean": st.miss_load_peak_to_mean}
+            if p.caches.windows is not None:  # the replay's windows; the phases keep their own
+                p.series["replay"] = {"hit_ratio": [round(x, 6) for x in
+                                                    p.caches.windows.ratios().tolist()]}
+                p.caches.windows = None
         total = int(self.per[0].caches.requests) if self.per else 0
         w = self.window
         phase = min(total, PHASE_WINDOWS * w)
