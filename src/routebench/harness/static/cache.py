@@ -177,10 +177,10 @@ class EventPhase:
         if not self.applied or at < 1 or at >= r.size:
             return out
         after = r[at:]
-        out["hit_ratio_before"] = float(r[max(0, at - BASELINE):at].mean())
-        out["dip"] = float(after.min())
-        if self.control is None:  # no control: the level before, as caches.recovery does
-            rec = dip_and_recovery(r, w, self.lead, tolerance=TOLERANCE, baseline=BASELINE)
+        # the level before and the dip as everywhere (simulate's events, caches.recovery)
+        rec = dip_and_recovery(r, w, self.lead, tolerance=TOLERANCE, baseline=BASELINE)
+        out["hit_ratio_before"], out["dip"] = rec.before, rec.dip
+        if self.control is None:  # no control: the drop from the level before it
             out["drop"], out["recovery_requests"] = rec.drop, rec.recovery_requests
             return out
         level = self.control_windows.ratios()[: after.size]
