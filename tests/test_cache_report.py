@@ -47,6 +47,7 @@ def test_locality_plot_renders_and_its_points_are_the_json_numbers(locality_runs
     png = out / "img" / "locality-vs-balance.png"
     assert png.stat().st_size > 10_000
     assert "locality-vs-balance.png" in (out / "report.md").read_text()
+    assert (out / "img" / "sim-hit-over-time.png").stat().st_size > 10_000
     results = [r for p in locality_runs for r in json.loads(p.read_text())["results"]]
     fig = _plots.locality_figure(results, _plots.Colors([]))
     axes = fig.axes
