@@ -392,6 +392,32 @@ def test_hit_windows_across_chunks():
     assert w.requests == 10_007
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 50), st.lists(st.integers(0, 80), min_size=1, max_size=12))
+def test_hit_windows_end_times_whatever_the_chunks(window, cuts):
+    """A window's end time is its last request's, however the stream is cut into chunks."""
+    n = sum(cuts)
+    times = np.cumsum(np.random.default_rng(n).random(n))
+    hits = np.arange(n) % 3 == 0
+    w = HitWindows(window)
+    at = 0
+    for c in cuts:
+        w.add(hits[at:at + c], times[at:at + c])
+        at += c
+    full = n // window
+    assert w.ends().tolist() == times[window - 1: full * window: window].tolist()
+    assert w.ratios().size == full
+
+
+def test_dip_and_recovery_until_the_next_event():
+    r = np.array([0.8, 0.8, 0.8, 0.7, 0.75, 0.5, 0.8, 0.8])
+    # the next event at request 50 (window 5): its dip is not this event's
+    rec = dip_and_recovery(r, 10, 30, baseline=3, until=50)
+    assert rec.dip == 0.7 and rec.recovery_requests is None  # not back before window 5
+    whole = dip_and_recovery(r, 10, 30, baseline=3)
+    assert whole.dip == 0.5 and whole.recovery_requests == 70 - 30
+
+
 def test_dip_and_recovery_on_a_constructed_series():
     r = np.array([0.80, 0.82, 0.80, 0.81, 0.82, 0.40, 0.55, 0.70, 0.802, 0.81, 0.80])
     rec = dip_and_recovery(r, 1000, 5_300, baseline=5)

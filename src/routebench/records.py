@@ -129,6 +129,20 @@ _CATALOGUE = (
        "reference: the same per-node caches behind random routing (no locality)"),
     _m("cache_capacity_total", "objects", None, "all the nodes' caches together "
        "(bytes for a byte size)"),
+    _m("cache_capacity_node", "objects", None, "one node's cache, the mean over the nodes "
+       "(bytes for a byte size; with --cache-total the total split across the nodes)"),
+    # around simulate's topology events (crash, recover, join, drain), windows of requests
+    _m("cache_event_dip", "fraction", "higher",
+       "simulate: lowest windowed hit ratio after any topology event, before the next one"),
+    _m("cache_event_drop", "fraction", "lower",
+       "simulate: largest fall of windowed hit ratio after an event from the level before it "
+       "(mean of 5 windows)"),
+    _m("cache_event_recovery_requests", "requests", "lower",
+       "simulate: the slowest recovery after an event, requests until a window is within 1 "
+       "point of the level before (empty: one did not recover before the next event or the "
+       "end)"),
+    _m("cache_event_recovery_s", "s", "lower",
+       "simulate: the same recovery in simulated seconds"),
     _m("join_hit_ratio_before", "fraction", None,
        "windowed hit ratio before a node joins cold (mean of 5 windows; the event phase)"),
     _m("join_dip", "fraction", "higher", "lowest windowed hit ratio after a node joins cold"),
@@ -334,6 +348,8 @@ class StaticResult(Record):
     route_on: str | None = None
     events: dict[str, Any] = field(default_factory=dict)
     counts: list[int] = field(default_factory=list)
+    # with --cache: the join and leave phases' windowed hit ratios (series["cache"])
+    series: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

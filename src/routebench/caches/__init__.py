@@ -26,6 +26,7 @@ from ._metrics import (
     Recovery,
     dip_and_recovery,
     miss_load_peak_to_mean,
+    window_for,
 )
 from ._nodes import (
     EVENTS,
@@ -64,4 +65,5 @@ __all__ = [
     "dip_and_recovery",
     "miss_load_peak_to_mean",
     "DEFAULT_WINDOW",
+    "window_for",
 ]

@@ -9,9 +9,18 @@ import numpy as np
 
 from .._errors import RoutebenchError
 
-__all__ = ["HitWindows", "Recovery", "dip_and_recovery", "miss_load_peak_to_mean"]
+__all__ = ["HitWindows", "Recovery", "dip_and_recovery", "miss_load_peak_to_mean",
+           "window_for"]
 
 DEFAULT_WINDOW = 10_000
+
+
+def window_for(requests: int | None) -> int:
+    """Hit-ratio window: 10,000 requests, fewer on a short run (at least 100 windows,
+    and at least 100 requests a window)."""
+    if not requests:
+        return DEFAULT_WINDOW
+    return int(max(100, min(DEFAULT_WINDOW, int(requests) // 100)))
 
 
 class HitWindows:
@@ -19,7 +28,8 @@ class HitWindows:
 
     Memory is one count a window (``requests / window`` of them), whatever the
     chunk sizes: windows are cut at request ``0, window, 2*window, ...`` of the
-    whole stream, not at chunk boundaries.
+    whole stream, not at chunk boundaries. Given each request's time (``add(hits,
+    times)``), a window also keeps the time of its last request (:meth:`ends`).
     """
 
     def __init__(self, window: int = DEFAULT_WINDOW) -> None:
@@ -29,15 +39,21 @@ class HitWindows:
         self.requests = 0
         self._done: list[np.ndarray] = []  # hit counts of full windows
         self._cur = 0  # hits in the window being filled
+        self._ends: list[np.ndarray] = []  # time of the last request of each full window
 
-    def add(self, hits: np.ndarray) -> None:
-        """Append a chunk's hit mask (or 0/1 counts), in request order."""
+    def add(self, hits: np.ndarray, times: np.ndarray | None = None) -> None:
+        """Append a chunk's hit mask (or 0/1 counts), in request order, and optionally
+        each request's time (give times with every chunk or with none)."""
         h = np.asarray(hits)
         n = h.size
         if n == 0:
             return
         w = self.window
         filled = self.requests % w
+        if times is not None:  # the requests that close a window: chunk offsets
+            last = np.arange(w - filled - 1, n, w)
+            if last.size:
+                self._ends.append(np.asarray(times, np.float64)[last])
         first = min(n, w - filled)
         self._cur += int(np.count_nonzero(h[:first]))
         self.requests += first
@@ -54,10 +70,16 @@ class HitWindows:
         self.requests += rest.size
         if len(self._done) > 64:
             self._done = [np.concatenate(self._done)]
+        if len(self._ends) > 64:
+            self._ends = [np.concatenate(self._ends)]
 
     def counts(self) -> np.ndarray:
         """Hits of each full window."""
         return np.concatenate(self._done) if self._done else np.zeros(0, np.int64)
+
+    def ends(self) -> np.ndarray:
+        """Time of the last request of each full window (empty when no times were given)."""
+        return np.concatenate(self._ends) if self._ends else np.zeros(0, np.float64)
 
     def ratios(self, partial: bool = False) -> np.ndarray:
         """Hit ratio of each full window (and of the last, partial one if ``partial``)."""
@@ -99,12 +121,14 @@ class Recovery:
 
 
 def dip_and_recovery(ratios: np.ndarray, window: int, event: int, *, tolerance: float = 0.01,
-                     baseline: int = 5) -> Recovery:
+                     baseline: int = 5, until: int | None = None) -> Recovery:
     """The dip after the event at request ``event`` and the time back to the level before it.
 
     ``ratios`` are windowed hit ratios (``HitWindows.ratios()``), window ``i``
     covering requests ``[i*window, (i+1)*window)``. ``tolerance`` is absolute:
-    0.01 is one percentage point.
+    0.01 is one percentage point. ``until`` (the request of the next event) ends
+    the windows looked at: those from the event's window up to the one before the
+    next event's window (at least the event's own); not back by then is not recovered.
     """
     r = np.asarray(ratios, dtype=np.float64)
     w = int(window)
@@ -117,7 +141,7 @@ def dip_and_recovery(ratios: np.ndarray, window: int, event: int, *, tolerance: 
         raise RoutebenchError(f"event at request {ev:,}: no window after it "
                               f"({r.size} windows of {w:,} requests)")
     before = float(r[max(0, at - int(baseline)):at].mean())
-    after = r[at:]
+    after = r[at:] if until is None else r[at:max(at + 1, int(until) // w)]
     d = int(np.argmin(after))
     dip = float(after[d])
     level = before - tolerance

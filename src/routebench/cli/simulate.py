@@ -120,9 +120,11 @@ def _add_sessions(g: Any) -> None:
 
 def _add_state(g: Any) -> None:
     g.add_argument("--cache", metavar="POLICY:size=S",
-                   help="a cache on every backend: LRU or FIFO, size in objects or a share "
-                        "of the content keys, e.g. LRU:size=1%%; a crash empties it, a "
-                        "recover or join starts cold (hit ratio and miss balance reported)")
+                   help="a cache on every backend: LRU, FIFO or a libCacheSim policy "
+                        "(S3FIFO, ARC, ...; an unknown name lists them), size in objects or a "
+                        "share of the content keys, e.g. LRU:size=1%%; a crash empties it, a "
+                        "recover or join starts cold (hit ratio, miss balance, and per window "
+                        "the dip and recovery around each event reported)")
     g.add_argument("--cache-total", action="store_true",
                    help="the --cache size is the total of all backends' caches")
     g.add_argument("--store", choices=("local", "external"),

@@ -32,6 +32,11 @@ __all__ = [
     "sweep_vs_nodes",
     "sweep_vs_param",
     "sweep_param_axes",
+    "locality_points",
+    "locality_figure",
+    "locality_balance",
+    "sim_hit_over_time",
+    "static_hit_over_time",
     "main_variants",
     "unique",
 ]
@@ -598,4 +603,174 @@ def sweep_vs_param(results: Sequence[Record], path: Path, colors: Colors, metric
     ax.legend(fontsize=8, frameon=False)
     shown = Path(trace).name if trace and "/" in trace else trace
     fig.suptitle(f"{metric} against {strategy}'s {param} ({shown} trace)")
+    return _save(fig, path)
+
+
+# -- caches (--cache) --------------------------------------------------------------
+def _cache_panel(r: Record) -> str:
+    """A simulation's panel: its scenario, content keys and cache."""
+    sp = r.get("scenario_params") or {}
+    parts = [workload(r) or "simulation", f"keys {sp.get('keys', '?')}"]
+    if sp.get("cache"):
+        parts.append(str(sp["cache"]))
+    return ", ".join(parts)
+
+
+def _without_eps(label: str) -> str:
+    out = re.sub(r"(?<=[:,])eps=[^,]*,?", "", label).rstrip(",:")
+    return out
+
+
+def locality_points(results: Sequence[Record]
+                    ) -> dict[str, dict[str, list[tuple[float, float, float | None]]]]:
+    """The locality-versus-balance points of simulation records with caches: by panel
+    (scenario, content keys, cache), by series (a balancer; bounded-load's runs at
+    each eps are one series), ``(outstanding_imbalance_avg, hit_ratio, eps)`` sorted
+    by eps (None for balancers without one)."""
+    out: dict[str, dict[str, list[tuple[float, float, float | None]]]] = {}
+    for r in results:
+        x, y = _metric(r, "outstanding_imbalance_avg"), _metric(r, "hit_ratio")
+        if x is None or y is None:
+            continue
+        eps = (r.get("params") or {}).get("eps")
+        eps = float(eps) if isinstance(eps, (int, float)) and not isinstance(eps, bool) else None
+        label = _without_eps(_label(r)) if eps is not None else _label(r)
+        out.setdefault(_cache_panel(r), {}).setdefault(label, []).append((x, y, eps))
+    for panel in out.values():
+        for pts in panel.values():
+            pts.sort(key=lambda p: -math.inf if p[2] is None else p[2])
+    return out
+
+
+def locality_figure(results: Sequence[Record], colors: Colors) -> Any | None:
+    """The figure of :func:`locality_balance` (None without cached simulation records)."""
+    data = locality_points(results)
+    if not data:
+        return None
+    panels = list(data)[:4]
+    fig = _figure(5.2 * len(panels) + 1.0, 4.6)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)[0])
+    for ax, panel in zip(axes, panels):
+        for label, pts in data[panel].items():
+            name = label.split(":", 1)[0]
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            ax.plot(xs, ys, color=colors.color(name), marker=colors.marker(name), markersize=6,
+                    linewidth=1.2 if len(pts) > 1 else 0, label=label)
+            for x, y, e in pts:
+                if e is not None:
+                    ax.annotate(f"eps={e:g}", (x, y), textcoords="offset points", xytext=(5, 4),
+                                fontsize=7, color="#333333")
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("outstanding-load imbalance (max/mean, time-averaged)")
+        _style(ax)
+    axes[0].set_ylabel("hit ratio")
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), fontsize=8, frameon=False,
+               loc="outside lower center", ncols=min(4, len(handles)))
+    fig.suptitle("Locality against balance: hit ratio and load imbalance per balancer "
+                 "(simulation; up and left is better)")
+    return fig
+
+
+def locality_balance(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Hit ratio against outstanding-load imbalance, one panel per scenario and content-key
+    distribution: a point a balancer, bounded-load's eps values joined into a curve."""
+    fig = locality_figure(results, colors)
+    return None if fig is None else _save(fig, path)
+
+
+def _cache_series(r: Record) -> Mapping[str, Any] | None:
+    s = (r.get("series") or {}).get("cache")
+    return s if isinstance(s, Mapping) else None
+
+
+def sim_hit_over_time(results: Sequence[Record], path: Path, colors: Colors) -> Path | None:
+    """Windowed hit ratio over simulated time, a line a balancer, one panel per
+    scenario; dotted vertical lines mark the topology events."""
+    rows = [(r, s) for r in results if (s := _cache_series(r)) is not None
+            and len(s.get("hit_ratio") or ()) >= 2]
+    if not rows:
+        return None
+    panels = list(dict.fromkeys(_cache_panel(r) for r, _ in rows))[:4]
+    fig = _figure(9.0, 3.2 * len(panels) + 1.0)
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)[:, 0])
+    for ax, panel in zip(axes, panels):
+        marked: set[tuple[str, float]] = set()
+        for r, s in rows:
+            if _cache_panel(r) != panel:
+                continue
+            ax.plot(s["t"], s["hit_ratio"], color=colors.color(_name(r)), linewidth=1.1,
+                    label=_label(r))
+            for e in s.get("events") or ():
+                key = (str(e.get("event")), float(e.get("time", 0.0)))
+                if key not in marked:
+                    marked.add(key)
+                    ax.axvline(key[1], color="#555555", linestyle=":", linewidth=1)
+                    ax.annotate(f"{key[0]} {e.get('backend', '')}", (key[1], 1.0),
+                                xycoords=("data", "axes fraction"), fontsize=7,
+                                xytext=(3, -10), textcoords="offset points")
+        ax.set_title(panel, fontsize=9)
+        ax.set_ylabel("hit ratio")
+        _style(ax)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    axes[-1].set_xlabel("simulated time (s)")
+    w = rows[0][1].get("window")
+    fig.suptitle(f"Hit ratio over time, windows of {w:,} requests (simulation)")
+    return _save(fig, path)
+
+
+def static_hit_over_time(results: Sequence[Record], path: Path,
+                         colors: Colors) -> Path | None:
+    """``run --cache``: the windowed hit ratio (a line a strategy) over the whole replay,
+    then in the join and the leave phases with, dashed, the control (the same requests
+    without the event) and a vertical line at the event. One row per trace and N."""
+    kinds = ("replay", "join", "leave")
+    rows = [(r, s) for r in results if (s := _cache_series(r)) is not None
+            and any(isinstance(s.get(k), Mapping) for k in kinds)]
+    if not rows:
+        return None
+    groups = list(dict.fromkeys((str(r.get("trace")), r.get("nodes")) for r, _ in rows))[:4]
+    fig = _figure(15.0, 3.1 * len(groups) + 1.0)
+    grid = fig.subplots(len(groups), 3, squeeze=False)
+    titles = {"replay": "the replay, caches cold at the start", "join": "a node joins",
+              "leave": "a node leaves"}
+    for row, (trace, n) in zip(grid, groups):
+        for ax, kind in zip(row, kinds):
+            at = None
+            for r, s in rows:
+                ph = s.get(kind)
+                if (str(r.get("trace")), r.get("nodes")) != (trace, n) or not ph:
+                    continue
+                w = int(s["window"])
+                ys = np.asarray(ph.get("hit_ratio") or [], np.float64)
+                if ys.size == 0:
+                    continue
+                c = colors.color(_name(r))
+                ax.plot((np.arange(ys.size) + 1) * w, ys, color=c, linewidth=1.1,
+                        label=_label(r))
+                ctl = np.asarray(ph.get("control") or [], np.float64)
+                if ph.get("at") is not None:
+                    at = int(ph["at"])
+                    if ctl.size:
+                        first = at // w
+                        ax.plot((np.arange(ctl.size) + first + 1) * w, ctl, color=c,
+                                linewidth=0.9, linestyle="--", alpha=0.7)
+            if at is not None:
+                ax.axvline(at, color="#555555", linestyle=":", linewidth=1)
+            ax.set_title(f"{trace}, N={n}: {titles[kind]}"
+                         + (" (dashed: without it)" if kind != "replay" else ""), fontsize=9)
+            ax.set_xlabel("requests" if kind == "replay" else "requests into the phase")
+            _style(ax)
+        row[0].set_ylabel("hit ratio")
+    handles: dict[str, Any] = {}
+    for ax in grid.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), fontsize=8, frameon=False,
+               loc="outside lower center", ncols=min(6, len(handles)))
+    fig.suptitle("Hit ratio per window over the replay, around a join and a leave "
+                 "(routebench run --cache)")
     return _save(fig, path)

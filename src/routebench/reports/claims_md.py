@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,11 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return format_table(headers, rows, "github")
 
 
-def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: float) -> str:
-    """The Markdown text: a summary table, then one section a claim."""
+def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: float,
+                    images: Mapping[int, str] | None = None) -> str:
+    """The Markdown text: a summary table, then one section a claim (with its figure,
+    ``images[number]``, a path relative to the report, where it has one)."""
+    images = images or {}
     env = environment()
     commit = env.get("git_commit")
     where = (f"routebench {env['routebench']}"
@@ -63,6 +66,8 @@ def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: fl
             "",
             *[f"- {f}" for f in r.findings],
             "",
+            *([f"![locality against balance]({images[r.number]})", ""]
+              if r.number in images else []),
             f"**Reproduce** (seed {r.seed}, {r.seconds:.0f} s):",
             "",
             *[f"    {c}" for c in r.commands],
@@ -74,5 +79,27 @@ def claims_markdown(results: Sequence[Any], *, size: str, seed: int, elapsed: fl
 def write_claims(path: str | os.PathLike[str], results: Sequence[Any], *, size: str, seed: int,
                  elapsed: float) -> Path:
     """Write the report atomically; a clear error if the path cannot be written."""
-    text = claims_markdown(results, size=size, seed=seed, elapsed=elapsed)
+    images = _figures(Path(path), results)
+    text = claims_markdown(results, size=size, seed=seed, elapsed=elapsed, images=images)
     return write_atomic(path, text, "claims report")
+
+
+def _figures(path: Path, results: Sequence[Any]) -> dict[int, str]:
+    """Claim 10's locality-versus-balance plot (``data["plot"]``: its simulate records)
+    beside the report, in ``img/`` (none without matplotlib)."""
+    out: dict[int, str] = {}
+    for r in results:
+        recs = (r.data or {}).get("plot")
+        if not recs:
+            continue
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:  # the report is written without its figure
+            return out
+        from . import _plots
+
+        rel = f"img/claim{r.number}-locality-vs-balance.png"
+        colors = _plots.Colors(x["strategy"] for x in recs)
+        if _plots.locality_balance(recs, path.parent / rel, colors) is not None:
+            out[r.number] = rel
+    return out

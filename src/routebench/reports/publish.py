@@ -201,6 +201,12 @@ def _static_figures(page: _Page, static: Sequence[Mapping[str, Any]]) -> None:
                 "Lookup cost as N grows, log-log: batch lookup_many per key and one scalar "
                 "lookup call. Timings of one run on a shared machine: compare shapes, and use "
                 "`routebench ab` for a gate.")
+    page.figure(_plots.static_hit_over_time, static, "cache-hit-over-time",
+                "hit ratio around a join and a leave",
+                "With `--cache`: the hit ratio per window of requests over the replay (left), "
+                "then as the trace's start is replayed again, a node joining (middle) and "
+                "leaving (right) at the dotted line; dashed, the same requests without the "
+                "event.")
 
 
 #: what a sweep's axes plots draw, by engine
@@ -246,6 +252,13 @@ def _sim_figures(page: _Page, sims: Sequence[Mapping[str, Any]]) -> None:
                 "time-averaged outstanding requests over the mean.")
     page.figure(_plots.latency_percentiles, sims, "latency-percentiles", "latency percentiles",
                 "Response-time percentiles per balancer.")
+    page.figure(_plots.locality_balance, sims, "locality-vs-balance", "locality vs balance",
+                "With `--cache`: each balancer's hit ratio against its outstanding-load "
+                "imbalance, one panel per scenario and content keys; bounded-load's eps values "
+                "are joined into a curve (up and left is better).")
+    page.figure(_plots.sim_hit_over_time, sims, "sim-hit-over-time", "hit ratio over time",
+                "With `--cache`: the hit ratio per window of requests over simulated time; "
+                "dotted lines mark the topology events.")
 
 
 def _tables(page: _Page, static: Sequence[Mapping[str, Any]], sims: Sequence[Mapping[str, Any]],

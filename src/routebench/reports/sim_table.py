@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .table import csv_table, format_table, strategy_label
+from .table import cache_size_cell, csv_table, format_table, strategy_label
 
 __all__ = ["sim_table", "SIM_COLUMNS"]
 
@@ -51,6 +51,17 @@ _IPCH = ("IP-change survival", lambda m: "-" if m.get("ip_change_survival") is N
          f"{100 * m['ip_change_survival']:.1f}% of {m['ip_change_sessions']:,}")
 
 
+#: shown when the run had caches (--cache)
+_CACHE: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("hit ratio", lambda m: _f(m.get("hit_ratio"), ".3f")),
+    ("miss peak/mean", lambda m: _f(m.get("miss_load_peak_to_mean"))),
+    ("event dip / recovery", lambda m: "-" if m.get("cache_event_dip") is None else
+        f"{m['cache_event_dip']:.3f} / " + ("not recovered"
+                                            if m.get("cache_event_recovery_s") is None
+                                            else f"{m['cache_event_recovery_s']:.3g} s")),
+]
+
+
 def _nat(r: dict[str, Any]) -> str:
     groups = r.get("nat_groups") or []
     if not groups:
@@ -70,11 +81,19 @@ def sim_table(results: Sequence[dict[str, Any]], fmt: str = "github") -> str:
         cols.append(_CRASH)
     if any(m.get("ip_change_survival") is not None for m in ms):
         cols.append(_IPCH)
+    cached = any(m.get("hit_ratio") is not None for m in ms)
+    if cached:
+        cols += _CACHE
     headers = ["balancer"] + [c[0] for c in cols]
     rows = []
     for r in results:
         label = strategy_label(r)
         rows.append([label] + [c[1](r["metrics"]) for c in cols])
+    if cached:  # each backend's cache, and whether --cache-total split a total
+        headers.append("cache/backend")
+        for cells, r in zip(rows, results, strict=True):
+            cells.append(cache_size_cell(r["metrics"].get("cache_capacity_node"),
+                                         (r.get("scenario_params") or {}).get("cache")))
     if any(r.get("nat_groups") for r in results):
         headers.append("NAT groups: backends used, top backend load")
         for cells, r in zip(rows, results):

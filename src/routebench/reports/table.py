@@ -87,6 +87,34 @@ CACHE_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 ]
 
 
+def cache_size_cell(node: float | None, cache: Mapping[str, Any] | str | None) -> str:
+    """One node's cache capacity and the spec it came from, saying when ``--cache-total``
+    split a total: ``100 (LRU, total 1,000 split)``, ``64.0 MiB (S3FIFO)``."""
+    if node is None:
+        return "-"
+    if isinstance(cache, str):  # simulate records the spec as POLICY:size=S / POLICY:total=S
+        from ..caches import CacheSpec
+
+        try:
+            spec = CacheSpec.parse(cache)
+        except RoutebenchError:
+            return f"{node:,.0f}"
+        cache = spec.describe()
+    c = cache or {}
+    size = str(c.get("size", ""))
+    is_bytes = size[-1:].lower() == "b"
+    shown = fmt_bytes(node) if is_bytes else f"{node:,.0f}"
+    policy = str(c.get("policy", ""))
+    if c.get("split"):
+        return f"{shown} ({policy}, total {size} split)"
+    return f"{shown} ({policy})" if policy else shown
+
+
+def _cache_node(r: Mapping[str, Any]) -> str:
+    return cache_size_cell(r["metrics"].get("cache_capacity_node"),
+                           (r.get("trace_params") or {}).get("cache"))
+
+
 def strategy_label(r: Mapping[str, Any]) -> str:
     """The label stored with the record: the strategy with its non-default parameters."""
     return str(r["label"])
@@ -129,14 +157,21 @@ def run_table(results: Sequence[Mapping[str, Any]], fmt: str = "github") -> str:
     cols = list(RUN_COLUMNS)
     if any("nat_peak_to_mean_ip" in r["metrics"] for r in results):
         cols.insert(6, NAT_COLUMN)
-    if any(r["metrics"].get("hit_ratio") is not None for r in results):
+    cached = any(r["metrics"].get("hit_ratio") is not None for r in results)
+    if cached:
         cols[6:6] = CACHE_COLUMNS
+        if any(r["metrics"].get("byte_hit_ratio") is not None for r in results):
+            cols.insert(7, ("byte hit ratio", lambda m: _num(".3f")(m.get("byte_hit_ratio"))))
     headers = ["strategy", "trace", "N"] + [c[0] for c in cols]
     rows = [
         [strategy_label(r), r["trace"], r["nodes"]]
         + [c[1](r["metrics"]) for c in cols]
         for r in results
     ]
+    if cached:  # each node's cache, and whether --cache-total split a total
+        headers.insert(9, "cache/node")
+        for row, r in zip(rows, results, strict=True):
+            row.insert(9, _cache_node(r))
     return format_table(headers, rows, fmt)
 
 

@@ -996,6 +996,15 @@ def _verdict10(runs: dict[str, dict[str, dict[str, Any]]], eps: Sequence[float],
             f"{keep:g} of the locality")
 
 
+def _plot_record(rec: dict[str, Any], scenario: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the locality-versus-balance plot reads of a simulate record (its own numbers)."""
+    sp = rec["scenario_params"]
+    return {"record": "sim", "strategy": rec["strategy"], "params": rec["params"],
+            "label": rec["label"], "scenario": scenario,
+            "scenario_params": {"keys": sp.get("keys"), "cache": sp.get("cache")},
+            "metrics": {k: metrics[k] for k in ("hit_ratio", "outstanding_imbalance_avg")}}
+
+
 def claim10(size: Size, seed: int) -> ClaimResult:
     n = 10
     eps = RULES["claim10_eps"]
@@ -1005,14 +1014,17 @@ def claim10(size: Size, seed: int) -> ClaimResult:
                  + [f"bounded-load:on=key,eps={e:g}" for e in eps])
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     rows, findings, ok, cmds = [], [], {}, []
+    plot: list[dict[str, Any]] = []  # the locality-versus-balance plot's records
     for name, keys in dists.items():
         sc = Scenario(backends=n, requests=size.requests, cache=_CACHE9, keys=keys,
                       load=0.6, store="external")
         cmds.append(_cmd(sc, balancers, seed))
-        got = {b: _keep(_sim(sc, b, seed)["metrics"],
+        recs = {b: _sim(sc, b, seed) for b in balancers}
+        got = {b: _keep(r["metrics"],
                         ("hit_ratio", "outstanding_imbalance_avg", "miss_load_peak_to_mean"))
-               for b in balancers}
+               for b, r in recs.items()}
         runs[name] = got
+        plot += [_plot_record(r, name, got[b]) for b, r in recs.items()]
         for b, m in got.items():
             rows.append([name, b, _f(m["hit_ratio"], ".3f"),
                          _f(m["outstanding_imbalance_avg"]), _f(m["miss_load_peak_to_mean"])])
@@ -1057,7 +1069,7 @@ def claim10(size: Size, seed: int) -> ClaimResult:
                        ["keys", "balancer", "hit ratio", "outstanding imbalance (avg)",
                         "miss load peak/mean"],
                        rows, findings, verdict, detail, seed, cmds,
-                       {"inputs": inputs, "runs": runs, "checks": ok})
+                       {"inputs": inputs, "runs": runs, "checks": ok, "plot": plot})
 
 
 _RUNNERS: dict[int, Callable[[Size, int], ClaimResult]] = {

@@ -9,8 +9,18 @@ State lives in a handful of arrays owned by ``simulator._State``; the field
 indices below name their rows and cells. The loop (``run``) is resumable: it
 returns a status whenever it needs Python (a topology event, more slots, more
 fresh keys, the next block of arrival times, a decision from a Python-level
-balancer, or simply a progress tick) and carries on from where it stopped on
-the next call.
+balancer, a full log of cache requests, or simply a progress tick) and carries
+on from where it stopped on the next call.
+
+With caches on, the loop does not look anything up: it logs each routed
+request's (backend, content key, time) in order into ``clog``/``clog_t`` and
+returns ``ST_CACHE_FLUSH`` when the log is nearly full. Python feeds the log to
+the backends' caches (``NodeCaches.request_chunk``: the compiled LRU/FIFO, or
+libCacheSim's policies) and empties it, and does so again before each topology
+event and at the end, so every cache sees exactly its requests in the loop's
+order, with a crash's emptying between the right two. A hit or miss changes
+nothing in the simulation (service times do not depend on it), so deciding it
+in batches is exact.
 
 Random numbers come from xoshiro256** streams kept in a ``uint64`` array
 rather than from numpy's ``Generator``: the streams are resumable across
@@ -25,7 +35,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ...caches import _kernels as CK
 from ...strategies._kernels import successor_index
 from ...strategies._live import POLICIES, ROUTE_ON
 
@@ -42,7 +51,7 @@ ST_GROW = 3  # no free session slot: grow the slot arrays, call again
 ST_REFILL = 4  # the block of fresh hash keys is used up: refill, call again
 ST_ARRIVALS = 5  # the block of arrival times is used up: next block, call again
 ST_PICK = 6  # a Python balancer must pick a backend for gi[G_PENDING]
-ST_CACHE_GROW = 7  # the backends' cache table is nearly full: grow it, call again
+ST_CACHE_FLUSH = 7  # the log of cache requests is nearly full: feed it to the caches
 
 # -- random streams (rows of the rng array) -----------------------------------
 R_ARRIVAL = 0  # inter-arrival gaps, client of a session, session length
@@ -168,7 +177,7 @@ G_LOST_TTL = 19
 G_STATE_LOSSES = 20  # every loss event, a session can lose state more than once
 G_IPCH_SESSIONS = 21
 G_IPCH_LOST_SESSIONS = 22
-# 23: unused
+G_CLOG_N = 23  # entries in the log of cache requests (clog, clog_t)
 G_BLK_NEXT = 24  # next fresh key id to hand out
 G_BLK_END = 25  # one past the last id the block covers
 G_BLK_BASE = 26  # id of blk_digest[0]
@@ -237,8 +246,7 @@ C_CLIENTS = 9
 C_MAXREQ = 10  # stop issuing after this many requests, 0 for no limit
 C_QLIMIT = 11  # queue limit per backend, 0 for none
 C_NSTATIC = 12  # entries in the static hash table
-C_CACHE = 13  # 1: each backend owns a cache (compiled LRU or FIFO), content keys hit or miss
-C_CACHE_LRU = 14  # 1: LRU, 0: FIFO
+C_CACHE = 13  # 1: each backend owns a cache: routed requests' content keys are logged
 NC_I = 15
 CF_RATE = 0  # session arrival rate (Poisson)
 CF_LEN_A = 1
@@ -696,7 +704,7 @@ def _stop(gi, gf, bi, bf, cf, ser, t):
 @njit(cache=True)
 def _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
            h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts, ring_own,
-           nat_req, s, t, cent, cnodes, cglob):
+           nat_req, s, t, clog, clog_t):
     """Session ``s`` issues a request at ``t``; returns False when Python must pick."""
     f = si[S_FLAGS, s]
     # the address may have changed since the last request (mobile handover)
@@ -750,7 +758,7 @@ def _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
         if sticky:
             si[S_COOKIE, s] = b
     _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
-              cent, cnodes, cglob)
+              clog, clog_t)
     return True
 
 
@@ -766,21 +774,25 @@ def _content_key(gi, rng, key_cdf):
 
 
 @njit(cache=True, inline="always")
-def _cache_request(gi, ci, cent, cnodes, cglob, b):
-    """The request's content key hits or misses in backend ``b``'s cache (caches on)."""
+def _cache_request(gi, ci, clog, clog_t, b, t):
+    """Log the request's content key for backend ``b``'s cache (caches on; ``run``
+    keeps a free entry, Python decides hit or miss when it flushes the log)."""
     if b >= 0 and ci[C_CACHE] == 1:
-        CK.request_one(cent, cnodes, cglob, b, gi[G_LAST_KEY], 1, False, ci[C_CACHE_LRU] == 1)
+        n = gi[G_CLOG_N]
+        clog[0, n] = b
+        clog[1, n] = gi[G_LAST_KEY]
+        clog_t[n] = t
+        gi[G_CLOG_N] = n + 1
 
 
 @njit(cache=True)
 def _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
-              cent, cnodes, cglob):
+              clog, clog_t):
     """Send session ``s``'s request to backend ``b`` (-1: none available, it fails).
 
-    With caches on, the request's content key hits or misses in ``b``'s cache
-    (``run`` keeps room in the table, so ``request_one`` never asks to grow here).
+    With caches on, the request's content key is logged for ``b``'s cache.
     """
-    _cache_request(gi, ci, cent, cnodes, cglob, b)
+    _cache_request(gi, ci, clog, clog_t, b, t)
     gi[G_ISSUED] += 1
     if gi[G_MEASURING] == 1:
         gi[G_ISSUED_MEASURED] += 1
@@ -971,9 +983,8 @@ class LoopState(NamedTuple):
     ring_own: np.ndarray
     nat_req: np.ndarray  # requests per NAT group and backend
     ser: np.ndarray  # the load-over-time series
-    cent: np.ndarray  # the backends' caches: table rows, per-backend counters, globals
-    cnodes: np.ndarray  # (caches/_kernels.py; 1-row dummies when caches are off)
-    cglob: np.ndarray
+    clog: np.ndarray  # the log of cache requests: (backend, content key) rows x entries
+    clog_t: np.ndarray  # and their times (1-entry dummies when caches are off)
 
 
 @njit(cache=True)
@@ -986,7 +997,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
     arrivals, client_ip, client_nat = st.arrivals, st.client_ip, st.client_nat
     tab_d, tab_b, blk_d, blk_b, key_cdf = st.tab_d, st.tab_b, st.blk_d, st.blk_b, st.key_cdf
     ring_pts, ring_own, nat_req, ser = st.ring_pts, st.ring_own, st.nat_req, st.ser
-    cent, cnodes, cglob = st.cent, st.cnodes, st.cglob
+    clog, clog_t = st.clog, st.clog_t
     # finish a decision a Python balancer has made
     s = gi[G_PENDING]
     if s >= 0:
@@ -996,7 +1007,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
         if ci[C_STICKY] == 1:
             si[S_COOKIE, s] = b
         _route_to(gi, gf, bi, bf, si, sf, ci, cf, rng, lvl, emp, h_t, h_s, h_k, nat_req, s, b, t,
-                  cent, cnodes, cglob)
+                  clog, clog_t)
         if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
             _stop(gi, gf, bi, bf, cf, ser, t)
     if gi[G_ARR_NEED] == 2:  # a new block of arrival times has been loaded
@@ -1012,8 +1023,9 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
             return ST_REFILL
         if gi[G_ARR_NEED] == 1:
             return ST_ARRIVALS
-        if ci[C_CACHE] == 1 and cglob[CK.COUNT] + 2 >= cglob[CK.LIMIT]:
-            return ST_CACHE_GROW
+        # room for this event's request and a Python pick's on the next call
+        if ci[C_CACHE] == 1 and gi[G_CLOG_N] + 2 >= clog_t.size:
+            return ST_CACHE_FLUSH
         if gi[G_HEAPN] == 0:
             return ST_DONE
         t = h_t[0]
@@ -1053,7 +1065,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
                     gi[G_ARR_NEED] = 1
             if not _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
                           h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts,
-                          ring_own, nat_req, s, t, cent, cnodes, cglob):
+                          ring_own, nat_req, s, t, clog, clog_t):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
                 _stop(gi, gf, bi, bf, cf, ser, t)
@@ -1068,7 +1080,7 @@ def run(st, max_events):  # noqa: C901 (a numba kernel)
                 continue
             if not _issue(gi, gf, bi, bf, si, sf, su, ci, cf, rng, elig, lvl, emp, hist,
                           h_t, h_s, h_k, tab_d, tab_b, blk_d, blk_b, key_cdf, ring_pts,
-                          ring_own, nat_req, s, t, cent, cnodes, cglob):
+                          ring_own, nat_req, s, t, clog, clog_t):
                 return ST_PICK
             if ci[C_MAXREQ] > 0 and gi[G_ISSUED] >= ci[C_MAXREQ]:
                 _stop(gi, gf, bi, bf, cf, ser, t)

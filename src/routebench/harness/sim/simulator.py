@@ -36,7 +36,14 @@ import numpy as np
 
 from ..._errors import RoutebenchError, choices
 from ..._params import format_spec, parse_spec
-from ...caches import CacheSpec, NodeCaches, miss_load_peak_to_mean
+from ...caches import (
+    CacheSpec,
+    HitWindows,
+    NodeCaches,
+    dip_and_recovery,
+    miss_load_peak_to_mean,
+    window_for,
+)
 from ...datasets import Trace
 from ...hashing import get_hasher
 from ...records import SimRecord, display_label
@@ -57,8 +64,13 @@ SERIES_ROWS = 256
 _POLICY_CODES = {name: i for i, name in enumerate(POLICIES)}
 _ON_CODES = {name or None: i for i, name in enumerate(core.ROUTE_ON_CODES)}
 _EVENT_CODES = {name: i for i, name in enumerate(core.EVENT_KINDS)}
-#: the loop's cache arrays when caches are off (typed like the real ones)
-_NO_CACHE = (np.zeros((1, 4), np.int64), np.zeros((1, 7), np.int64), np.zeros(3, np.int64))
+#: entries of the loop's log of cache requests, fed to the caches when it fills
+CACHE_LOG = 1 << 16
+#: the loop's cache log when caches are off (typed like the real one)
+_NO_CACHE = (np.zeros((2, 1), np.int64), np.zeros(1, np.float64))
+#: hit-ratio recovery after an event: within 1 point of the mean of the 5 windows before
+CACHE_TOLERANCE = 0.01
+CACHE_BASELINE = 5
 
 
 def backend_names(n: int) -> list[str]:
@@ -86,11 +98,12 @@ class Scenario:
     backends ``backend-0`` ... and joining ones get the next names.
     ``warm_start`` begins (Poisson arrivals only) with the sessions a steady
     state would have between requests, so measurements need no warm-up.
-    ``cache`` (``"LRU:size=1%"``, LRU or FIFO; ``total=`` splits a size across the
-    initial backends) gives each backend a cache of the requests' content keys
-    (``keys``; ``1%`` is of its universe): a request hits or misses at the backend
-    that serves it; a crash empties that cache, a recovered or joining backend
-    starts cold.
+    ``cache`` (``"LRU:size=1%"``, any policy of ``routebench.caches.policies()``;
+    ``total=`` splits a size across the initial backends) gives each backend a
+    cache of the requests' content keys (``keys``; ``1%`` is of its universe): a
+    request hits or misses at the backend that serves it; a crash empties that
+    cache, a recovered or joining backend starts cold. The hit ratio is also kept
+    per window of requests, with the dip and recovery around each topology event.
     """
 
     backends: int = 10
@@ -226,15 +239,13 @@ class Scenario:
 
 
 def _sim_cache(spec: CacheSpec | str) -> CacheSpec:
-    """A cache spec the simulator runs: compiled (LRU, FIFO), sized in objects."""
+    """A cache spec the simulator runs: any policy, sized in objects (the loop logs each
+    request's backend and content key; the log is fed to the caches in order, in batches)."""
     c = CacheSpec.parse(spec) if not isinstance(spec, CacheSpec) else spec
     if c.size.is_bytes:
         raise RoutebenchError(f"cache {c.label}: a size in bytes needs object sizes, and "
                               "simulate's requests have none; give the size in objects (1000) "
                               "or as a share of the content keys (1%)")
-    if c.engine != "numba":
-        raise RoutebenchError(f"cache {c.label}: simulate runs the compiled LRU and FIFO "
-                              f"caches; {c.policy} runs in `routebench run`")
     return c
 
 
@@ -511,9 +522,12 @@ class _Sim:
         ci[core.C_MAXREQ] = sc.requests or 0
         ci[core.C_QLIMIT] = sc.queue_limit
         ci[core.C_NSTATIC] = n_ip
+        self.clog, self.clog_t = _NO_CACHE
+        self.cache_events: list[dict[str, Any]] = []  # applied events, at a cache request
         if self.caches is not None:
             ci[core.C_CACHE] = 1
-            ci[core.C_CACHE_LRU] = int(self.caches.spec.policy == "LRU")
+            self.clog = np.zeros((2, CACHE_LOG), np.int64)
+            self.clog_t = np.zeros(CACHE_LOG, np.float64)
         cf[core.CF_RTT] = sc.store_rtt
         cf[core.CF_TTL] = sc.ttl
         cf[core.CF_IPCH_RATE] = sc.ip_change_rate
@@ -563,17 +577,34 @@ class _Sim:
             return None
         assert isinstance(sc.cache, CacheSpec) and isinstance(sc.keys, KeyDist)
         caches = NodeCaches(sc.cache, self.n_initial, distinct_keys=sc.keys.universe, window=0)
+        # hit ratio per window of requests, with the time each window ends
+        self.cache_windows = HitWindows(window_for(self._expected_requests()))
         while caches.n_nodes < len(self.names):
             caches.add_node()
         if self.keys.on != "key":  # content keys drawn for the caches only
             self.keys.key_cdf = sc.keys.cdf()
         return caches
 
-    def _cache_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = self.caches.compiled if self.caches is not None else None
-        if c is None:
-            return _NO_CACHE
-        return c.ent, c.nodes, c.glob
+    def _expected_requests(self) -> int | None:
+        """The run's requests as far as they can be told up front (for the hit-ratio window)."""
+        sc = self.sc
+        if sc.requests:
+            return int(sc.requests)
+        _, rate = sc.rates()
+        if sc.duration is not None and rate == rate:
+            return int(rate * sc.duration)
+        if isinstance(sc.arrivals, Trace):
+            return sc.arrivals.requests
+        return None if sc.arrivals is None else int(np.asarray(sc.arrivals).size)
+
+    def _flush_caches(self) -> None:
+        """Feed the loop's log of cache requests to the caches, in order, and empty it."""
+        n = int(self.gi[core.G_CLOG_N])
+        if self.caches is None or n == 0:
+            return
+        hits = self.caches.request_chunk(self.clog[0, :n], self.clog[1, :n])
+        self.cache_windows.add(hits, self.clog_t[:n])
+        self.gi[core.G_CLOG_N] = 0
 
     # -- arrays -----------------------------------------------------------
     def _alloc_slots(self, n: int) -> None:
@@ -684,7 +715,7 @@ class _Sim:
             self.rng, self.h_t, self.h_s, self.h_k, self.elig, self.lvl, self.hist, self.emp,
             self.arrivals, self.client_ip, self.client_nat, k.tab_d, k.tab_b, k.blk_d,
             k.blk_b, k.key_cdf, k.ring_pts, k.ring_own, self.nat_req, self.ser,
-            *self._cache_arrays())
+            self.clog, self.clog_t)
 
     # -- the loop's requests ---------------------------------------------------
     def _topology_changed(self) -> None:
@@ -701,6 +732,7 @@ class _Sim:
 
     def _apply_events(self) -> None:
         now = float(self.gf[core.GF_NOW])
+        self._flush_caches()  # every request before the event reaches the caches first
         while self.events and self.events[0].time <= now:
             e = self.events.pop(0)
             b = self.names.index(e.backend)
@@ -710,8 +742,11 @@ class _Sim:
             done = core.apply_event(self.bi, self.bf, self.si, self.sf, self.gi, self.gf,
                                     self.ci, self.cf, self.rng, self.h_t, self.h_s, self.h_k,
                                     self.lvl, _EVENT_CODES[e.kind], b)
-            if done and self.caches is not None and e.kind in ("crash", "recover"):
-                self.caches.clear(b)  # gone with the crash; back cold
+            if done and self.caches is not None:
+                if e.kind in ("crash", "recover"):
+                    self.caches.clear(b)  # gone with the crash; back cold
+                self.cache_events.append({"event": e.kind, "backend": e.backend,
+                                          "time": e.time, "request": self.caches.requests})
             self.event_log.append({"event": e.kind, "backend": e.backend, "time": e.time,
                                    "applied": bool(done)})
         self._topology_changed()
@@ -782,14 +817,14 @@ class _Sim:
                 self._next_arrivals()
             elif st == core.ST_PICK:
                 self._python_pick()
-            elif st == core.ST_CACHE_GROW:
-                assert self.caches is not None and self.caches.compiled is not None
-                self.caches.compiled.grow()
+            elif st == core.ST_CACHE_FLUSH:
+                self._flush_caches()
             if progress is not None:
                 now = int(self.gi[core.G_ISSUED]) if total_req else int(self.gf[core.GF_NOW])
                 if now > shown:
                     progress.update(now - shown)
                     shown = now
+        self._flush_caches()
         if self.gi[core.G_STOPPED] == 0:
             t_end = float(self.gf[core.GF_NOW])
             core._stop(self.gi, self.gf, self.bi, self.bf, self.cf, self.ser, t_end)
@@ -881,8 +916,63 @@ class _Sim:
         if self.caches is None:
             return {}
         st = self.caches.stats()
-        return {"hit_ratio": st.hit_ratio,
-                "miss_load_peak_to_mean": miss_load_peak_to_mean(st.misses, ever)}
+        out: dict[str, Any] = {
+            "hit_ratio": st.hit_ratio,
+            "miss_load_peak_to_mean": miss_load_peak_to_mean(st.misses, ever),
+            "cache_capacity_total": int(st.capacity[: self.n_initial].sum()),
+            "cache_capacity_node": float(st.capacity[: self.n_initial].mean())}
+        figs = self._cache_event_figures()
+        dips = [f["hit_ratio_dip"] for f in figs if f["hit_ratio_dip"] is not None]
+        drops = [f["hit_ratio_drop"] for f in figs if f["hit_ratio_drop"] is not None]
+        rec = [f for f in figs if f["hit_ratio_dip"] is not None]
+        out["cache_event_dip"] = min(dips) if dips else None
+        out["cache_event_drop"] = max(drops) if drops else None
+        # the slowest recovery; None when an event never recovered (or none was measured)
+        done = rec and all(f["recovery_requests"] is not None for f in rec)
+        out["cache_event_recovery_requests"] = (max(f["recovery_requests"] for f in rec)
+                                                if done else None)
+        out["cache_event_recovery_s"] = (max(f["recovery_s"] for f in rec) if done else None)
+        return out
+
+    def _cache_event_figures(self) -> list[dict[str, Any]]:
+        """Around each applied topology event: the windowed hit ratio before it (mean of
+        ``CACHE_BASELINE`` windows), the dip (lowest window from the event's on, until the
+        next event's window), the drop, and the requests and simulated seconds until a
+        window ends within ``CACHE_TOLERANCE`` of the level before (0: no window fell
+        further; None: not back before the next event or the end)."""
+        w = self.cache_windows
+        r, ends = w.ratios(), w.ends()
+        out = []
+        evs = self.cache_events
+        for i, e in enumerate(evs):
+            at = int(e["request"])
+            nxt = next((int(x["request"]) for x in evs[i + 1:]
+                        if int(x["request"]) // w.window > at // w.window), None)
+            fig: dict[str, Any] = {"hit_ratio_before": None, "hit_ratio_dip": None,
+                                   "hit_ratio_drop": None, "recovery_requests": None,
+                                   "recovery_s": None}
+            if w.window <= at and at // w.window < r.size:
+                rec = dip_and_recovery(r, w.window, at, tolerance=CACHE_TOLERANCE,
+                                       baseline=CACHE_BASELINE, until=nxt)
+                fig.update(hit_ratio_before=rec.before, hit_ratio_dip=rec.dip,
+                           hit_ratio_drop=rec.drop, recovery_requests=rec.recovery_requests)
+                if rec.recovery_requests is not None:
+                    back = (at + rec.recovery_requests) // w.window - 1
+                    fig["recovery_s"] = (0.0 if rec.recovery_requests == 0
+                                         else max(0.0, float(ends[back]) - float(e["time"])))
+            out.append(fig)
+        return out
+
+    def cache_series(self) -> dict[str, Any]:
+        """The windowed hit ratio (full windows) and the events, for plots and JSON."""
+        if self.caches is None:
+            return {}
+        w = self.cache_windows
+        figs = self._cache_event_figures()
+        return {"window": w.window,
+                "t": [round(x, 6) for x in w.ends().tolist()],
+                "hit_ratio": [round(x, 6) for x in w.ratios().tolist()],
+                "events": [{**e, **f} for e, f in zip(self.cache_events, figs, strict=True)]}
 
     def series(self) -> dict[str, Any]:
         """Load over measured time: mean outstanding requests per backend, per window."""
@@ -890,9 +980,12 @@ class _Sim:
         ends = self.ser[:n, 0]  # every window recorded has a length > 0
         starts = np.concatenate(([float(self.sc.warmup)], ends[:-1]))
         load = self.ser[:n, 1:] / (ends - starts)[:, None]
-        return {"t": ends.tolist(),
-                "load": np.round(load, 4).tolist(),
-                "backends": list(self.names)}
+        out = {"t": ends.tolist(),
+               "load": np.round(load, 4).tolist(),
+               "backends": list(self.names)}
+        if self.caches is not None:
+            out["cache"] = self.cache_series()
+        return out
 
     def _capacity(self) -> np.ndarray:
         """Requests a second each backend serves at full utilisation (mean service, speed, RTT)."""

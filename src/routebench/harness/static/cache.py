@@ -35,7 +35,9 @@ event to the end of the first window, at or after the largest loss, within 1
 point of the control (0 if no window lost more; None if the phase ends first);
 ``extra_misses``: misses after the event beyond the control's (negative when the
 new topology's caches, warm again, do better: a join adds a cache's memory).
-A key the event moves misses once where it lands, then hits. Policies without a
+A key the event moves misses once where it lands, then hits. The record keeps
+the windowed hit ratios (``series["cache"]``): the replay's, and each phase's with
+its control's. Policies without a
 compiled kernel (libcachesim's) cannot be copied: there the level is the mean of
 the 5 windows before the event, as ``NodeCaches.recovery`` measures it.
 """
@@ -58,6 +60,7 @@ from ...caches import (
     NodeCaches,
     available_memory,
     dip_and_recovery,
+    window_for,
 )
 from ...datasets import Chunk, Trace
 from ...datasets._distinct import DistinctSample
@@ -92,9 +95,7 @@ def size_columns(trace: Trace) -> tuple[str, ...]:
 
 def cache_window(requests: int | None) -> int:
     """Hit-ratio window: 10,000 requests, fewer on a short trace (at least 100 windows)."""
-    if not requests:
-        return 10_000
-    return int(max(100, min(10_000, requests // 100)))
+    return window_for(requests)
 
 
 def _sizes(chunk: Chunk, cols: Sequence[str]) -> np.ndarray:
@@ -176,10 +177,10 @@ class EventPhase:
         if not self.applied or at < 1 or at >= r.size:
             return out
         after = r[at:]
-        out["hit_ratio_before"] = float(r[max(0, at - BASELINE):at].mean())
-        out["dip"] = float(after.min())
-        if self.control is None:  # no control: the level before, as caches.recovery does
-            rec = dip_and_recovery(r, w, self.lead, tolerance=TOLERANCE, baseline=BASELINE)
+        # the level before and the dip as everywhere (simulate's events, caches.recovery)
+        rec = dip_and_recovery(r, w, self.lead, tolerance=TOLERANCE, baseline=BASELINE)
+        out["hit_ratio_before"], out["dip"] = rec.before, rec.dip
+        if self.control is None:  # no control: the drop from the level before it
             out["drop"], out["recovery_requests"] = rec.drop, rec.recovery_requests
             return out
         level = self.control_windows.ratios()[: after.size]
@@ -198,6 +199,14 @@ class EventPhase:
     def metrics(self) -> dict[str, Any]:
         return {f"{self.kind}_{k}": v for k, v in self.result().items()}
 
+    def series(self) -> dict[str, Any]:
+        """The phase's windowed hit ratios: ``at`` (the event's request in the phase),
+        ``hit_ratio`` of each full window and the control's after the event (``control``,
+        from the event's window on; empty without a control)."""
+        return {"at": self.lead if self.applied else None,
+                "hit_ratio": [round(x, 6) for x in self.windows.ratios().tolist()],
+                "control": [round(x, 6) for x in self.control_windows.ratios().tolist()]}
+
 
 def _copy(caches: NodeCaches) -> NodeCaches | None:
     """A copy of the caches' state (compiled ones only; None for libcachesim's)."""
@@ -214,6 +223,7 @@ class _ScenarioCaches:
         self.caches = caches
         self.replay: dict[str, Any] = {}
         self.events: dict[str, Any] = {}
+        self.series: dict[str, Any] = {}  # the event phases' windowed hit ratios
         self.joined: KeyedStrategy | None = None
 
 
@@ -252,7 +262,10 @@ class TraceCaches:
         kw: dict[str, Any] = {"distinct_keys": self.distinct_keys, "has_sizes": has_sizes,
                               "max_memory": max(1, budget // n_caches), "window": 0}
         self.refs = {n: CacheReferences(self.spec, n, seed=seed, **kw) for n in counts}
-        self.per = [_ScenarioCaches(sc, NodeCaches(self.spec, sc.n, **kw)) for sc in scenarios]
+        # the strategies' caches keep the replay's hit ratio per window (the references do not)
+        windowed = {**kw, "window": self.window}
+        self.per = [_ScenarioCaches(sc, NodeCaches(self.spec, sc.n, **windowed))
+                    for sc in scenarios]
         self.has_sizes = has_sizes
 
     # -- the replay -------------------------------------------------------------
@@ -289,6 +302,10 @@ class TraceCaches:
             p.replay = {"hit_ratio": st.hit_ratio,
                         "byte_hit_ratio": st.byte_hit_ratio if self.has_sizes else None,
                         "miss_load_peak_to_mean": st.miss_load_peak_to_mean}
+            if p.caches.windows is not None:  # the replay's windows; the phases keep their own
+                p.series["replay"] = {"hit_ratio": [round(x, 6) for x in
+                                                    p.caches.windows.ratios().tolist()]}
+                p.caches.windows = None
         total = int(self.per[0].caches.requests) if self.per else 0
         w = self.window
         phase = min(total, PHASE_WINDOWS * w)
@@ -332,6 +349,7 @@ class TraceCaches:
                 ph.feed(digests(p.sc.route_on, p.sc.hasher), keys, sizes)
         for p, ph in zip(self.per, phases, strict=True):
             p.events.update(ph.metrics())
+            p.series[ph.kind] = ph.series()
 
     # -- results ------------------------------------------------------------------
     def metrics(self, sc: Any) -> dict[str, Any]:
@@ -341,14 +359,21 @@ class TraceCaches:
         out: dict[str, Any] = dict(p.replay)
         out["hit_ratio_shared"] = ref.shared.stats().hit_ratio
         out["hit_ratio_random"] = ref.random.stats().hit_ratio
-        out["cache_capacity_total"] = int(p.caches.stats().capacity[: int(sc.n)].sum())
+        caps = p.caches.stats().capacity[: int(sc.n)]
+        out["cache_capacity_total"] = int(caps.sum())
+        out["cache_capacity_node"] = float(caps.mean())
         out.update({k: v for k, v in p.events.items() if k != "leave_node"})
         return out
 
     def annotate(self, result: Any, sc: Any) -> None:
-        """Add the cache metrics to a scenario's result, the cache to its trace's record."""
+        """Add the cache metrics to a scenario's result, the cache to its trace's record,
+        and the event phases' windowed hit ratios to its ``series`` (``{"cache": {"window":
+        W, "join": {...}, "leave": {...}}}``, see :meth:`EventPhase.series`)."""
         result.metrics.update(self.metrics(sc))
         result.trace_params["cache"] = self.describe()
+        p = next(x for x in self.per if x.sc is sc)
+        if p.series:
+            result.series["cache"] = {"window": self.window, **p.series}
 
     def describe(self) -> dict[str, Any]:
         """What a report records of the caches: the spec, distinct keys, window, sizes."""
