@@ -153,6 +153,11 @@ class KeyedStrategy(Strategy):
     consistent: ClassVar[bool] = True
     #: takes whole-number weights only (nginx, HAProxy); the conformance suite draws those
     integer_weights: ClassVar[bool] = False
+    #: what it promises the conformance suite beyond ``removable`` and ``consistent``:
+    #: ``routebench.testing.Tolerance`` fields and a ``reason`` (e.g. ``{"restore": 0.9,
+    #: "reason": "..."}``; ``restore``: the share of keys re-adding removed nodes in the
+    #: reverse order of their removal brings home); None: the suite's defaults (exact)
+    conformance: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
