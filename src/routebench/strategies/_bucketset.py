@@ -173,9 +173,10 @@ class BucketSetStrategy(KeyedStrategy):
     def _index(self, index: dict[str, int]) -> None:
         pass
 
-    def _compact(self) -> None:
-        """Drop departed nodes' sequence numbers once they outnumber the live ones."""
-        if self._nseq <= 2 * self._count + 64:
+    def _compact(self, force: bool = False) -> None:
+        """Drop departed nodes' sequence numbers once they outnumber the live ones (or,
+        ``force``, now: ``add`` found the arrays full with a quarter of them departed)."""
+        if not force and self._nseq <= 2 * self._count + 64:
             return
         live = np.flatnonzero(self._seq_bucket[: self._nseq] >= 0)
         size = max(2 * live.size, 16)
@@ -217,6 +218,11 @@ class BucketSetStrategy(KeyedStrategy):
         if self._count + 1 > self.max_nodes:
             raise _too_many(type(self), self._count + 1)
         bucket = self._add_bucket()
+        if self._nseq == self._seq_bucket.size and 4 * (self._nseq - self._count) >= self._nseq:
+            # full, but a quarter or more departed (a restore after many removals): reuse
+            # their room rather than double it (amortised O(1): a quarter of the adds since)
+            self._compact(force=True)
+            self._stale_names = True
         if self._nseq == self._seq_bucket.size:
             grown = np.full(2 * self._nseq, -1, dtype=np.int64)
             grown[: self._nseq] = self._seq_bucket
