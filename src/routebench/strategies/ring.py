@@ -121,25 +121,33 @@ class RingStrategy(_Continuum):
         self._built_for = (names, counts)
 
     def _hash_points(self, names: list[str], counts: list[int]) -> np.ndarray:
+        """The digests of ``"{name}-{v}"`` for v < count, node after node (as bytes: the
+        suffixes made once, one hash call a point and no str object)."""
         out = np.empty(int(sum(counts)), dtype=np.uint64)
-        pos, batch, size = 0, [], 0
+        fn = self.hasher.fn
+        suffixes = [b"-%d" % v for v in range(max(counts, default=0))]
+        pos, batch = 0, []
         for name, c in zip(names, counts):
-            batch.extend(f"{name}-{v}" for v in range(c))
-            size += c
-            if size >= 1 << 16:
-                out[pos: pos + size] = self.hasher.many(batch)
-                pos, batch, size = pos + size, [], 0
+            prefix = name.encode("utf-8")
+            batch.extend([prefix + x for x in suffixes[:c]])
+            if len(batch) >= 1 << 16:
+                out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64, len(batch))
+                pos, batch = pos + len(batch), []
         if batch:
-            out[pos: pos + size] = self.hasher.many(batch)
+            out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64, len(batch))
         return out
 
     def _build_all(self, names: list[str], counts: np.ndarray) -> None:
         raw = self._hash_points(names, counts.tolist())
-        order = np.argsort(raw, kind="stable")  # equal points keep node order
+        order = np.argsort(raw)  # quicksort; equal points are put in node order below
         points = raw[order]
         del raw
         owners = np.repeat(np.arange(len(names), dtype=np.int32), counts)[order]
         del order
+        tied = np.flatnonzero(points[1:] == points[:-1])
+        if tied.size:  # runs of equal points (32-bit hashes: many): the first node wins
+            at = np.unique(np.concatenate([tied, tied + 1]))
+            owners[at] = owners[at][np.lexsort((owners[at], points[at]))]
         self._store(points, owners)
 
     def _update(self, built: tuple[list[str], np.ndarray], names: list[str],
