@@ -300,3 +300,43 @@ def test_run_remove_on_the_command_line(capsys, tmp_path):
     data = json.loads(out.read_text())
     assert {r["record"] for r in data["results"]} == {"removal"}
     assert main(["run", "--remove", "100%", "--strategy", "jump", "--nodes", "10"]) == 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--remove", "12", "--strategy", "anchor", "--nodes", "10"],
+     "removing 12 nodes of 10: there are only 10"),
+    (["--remove", "10%", "--strategy", "anchor:capacity=5", "--nodes", "10"],
+     "'anchor' capacity=5 is below the 10 nodes"),
+    (["--strategy", "anchor:capacity=5", "--nodes", "10", "--trace", "uniform"],
+     "'anchor' capacity=5 is below the 10 nodes"),
+    (["--remove", "10%", "--strategy", "dx:capacity=100", "--nodes", "500"],
+     "'dx' capacity=100 is below the 500 nodes"),
+    (["--remove", "10%", "--strategy", "jumpback", "--nodes", "3000000000"],
+     "'jumpback' supports at most 2,147,483,647 nodes (hash4j's getBucket takes an int"),
+    (["--strategy", "jump", "--nodes", "2147483648", "--trace", "uniform"],
+     "'jump' supports at most 2,147,483,647 nodes (Lamping & Veach's reference takes an "
+     "int32 bucket count); got 2,147,483,648"),
+    (["--remove", "10%", "--strategy", "memento", "--nodes", "1000000000"],
+     "1,000,000,000 nodes for 'memento': their names alone would take about"),
+    (["--strategy", "ring", "--nodes", "1000000000", "--trace", "uniform"],
+     "their names alone would take about 149.0 GiB of memory"),
+])
+def test_bad_input_on_the_command_line_is_one_line_and_exit_2(capsys, argv, message):
+    from routebench.cli import main
+
+    assert main(["run", *argv, "--keys", "1000", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_removal_order_a_strategy_cannot_do():
+    # through the API with strict=True: refused; on the command line (not strict) it runs
+    # lifo and says so (test_run_remove_on_the_command_line)
+    with pytest.raises(RoutebenchError) as e:
+        run_removals(["flip"], [10], KEYS, (0.2,), "random", strict=True, **FAST)
+    assert str(e.value) == ("'flip' can only remove its last node: removal order 'random' is "
+                            "not possible for it; use lifo (or run without strict to have it "
+                            "run lifo)")
+    s = routebench.create("power", 5)
+    with pytest.raises(RoutebenchError, match=r"'power' can only remove its last node"):
+        s.remove("node-2")

@@ -20,7 +20,6 @@ O(1) a removal, not a rebuild each time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,16 +35,12 @@ INT32_BUCKETS = 2**31 - 1
 
 def _too_many(cls: Any, n: int) -> RoutebenchError:
     """``cls``: a RangeStrategy or BucketSetStrategy subclass (``max_nodes``, ``limit_reason``)."""
-    return RoutebenchError(
-        f"{cls.name!r} supports at most {cls.max_nodes:,} nodes ({cls.limit_reason}); "
-        f"got {n:,}"
-    )
-
-
-def _check_count(cls: Any, nodes: Any) -> None:
-    """Refuse a node count above the limit before any names are made for it."""
-    if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > cls.max_nodes:
-        raise _too_many(cls, nodes)
+    try:
+        cls.check_count(n)
+    except RoutebenchError as e:
+        return e
+    return RoutebenchError(f"{cls.name!r} supports at most {cls.max_nodes:,} nodes "
+                           f"({cls.limit_reason}); got {n:,}")  # pragma: no cover
 
 
 class RangeStrategy(KeyedStrategy):
@@ -56,10 +51,6 @@ class RangeStrategy(KeyedStrategy):
     #: most nodes (buckets) the algorithm supports
     max_nodes: ClassVar[int] = INT32_BUCKETS
     limit_reason: ClassVar[str] = "its reference takes an int32 bucket count"
-
-    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
-        _check_count(type(self), nodes)
-        super().__init__(nodes, **params)
 
     def _rebuild(self) -> None:
         n = len(self._names)
@@ -117,10 +108,6 @@ class BucketSetStrategy(KeyedStrategy):
     removable = "any"
     max_nodes: ClassVar[int] = INT32_BUCKETS
     limit_reason: ClassVar[str] = "its reference numbers buckets with int32"
-
-    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
-        _check_count(type(self), nodes)
-        super().__init__(nodes, **params)
 
     # -- membership: who holds which bucket, in node order ----------------------
     # Each node gets a sequence number when it joins; its index in ``nodes`` is

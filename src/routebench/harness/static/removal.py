@@ -450,6 +450,8 @@ def _checked(specs: Iterable[StrategySpec | str | tuple[str, Mapping[str, Any]]]
             raise RoutebenchError(
                 f"{spec.name!r} can only remove its last node: removal order {order!r} is not "
                 "possible for it; use lifo (or run without strict to have it run lifo)")
+        for n in counts:  # N above what it supports, or names beyond memory
+            cls.check_count(n)
         if cls._estimate_bytes is not KeyedStrategy._estimate_bytes:  # else: nothing to size
             for n in counts:
                 cls.check_size(n, **spec.params)

@@ -411,6 +411,10 @@ def calibrate(spec: StrategySpec, n: int, reg: Registry = registry,
     digests, growing the batch until a call lasts ``min_time`` (best of three)."""
     import time
 
+    cls = reg.get(spec.name)
+    if issubclass(cls, KeyedStrategy):  # before N names are made: N above what it supports
+        cls.check_count(n)
+        cls.check_size(n, **spec.params)
     t0 = time.perf_counter()
     s = reg.create_keyed(spec.name, [_node_name(i) for i in range(n)], **spec.params)
     build_s = time.perf_counter() - t0
