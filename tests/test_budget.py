@@ -134,3 +134,24 @@ def test_key_sample_keeps_every_request_of_each_kept_key():
 
     d = get_hasher("xxh3").many(list(b))
     assert np.histogram(d.astype(np.float64), bins=4, range=(0, 2.0**64))[0].min() > 0.2 * d.size
+
+
+# -- run --remove: the same options, the keys assigned as the sample -----------------------
+REMOVE = ["run", "--remove", "10%,30%", "--strategy", "rendezvous", "--nodes", "3000",
+          "--keys", "100k"]
+
+
+def test_remove_over_budget_stop_and_sample(capsys, tmp_path):
+    assert main([*REMOVE, "--budget", "50ms", "--over-budget", "stop", "-q"]) == 2
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert "run --remove: estimated" in line and "5 steps over 100,000 keys" in line
+    assert "stopped (--over-budget stop)" in line
+    out = tmp_path / "rm.json"
+    assert main([*REMOVE, "--budget", "1s", "--json", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "sampling" in err and "of the 100,000 keys" in err
+    data = json.loads(out.read_text())
+    budget = data["config"]["budget"]
+    (r,) = data["results"]
+    assert budget["keys_asked"] == 100_000 and budget["keys"] < 100_000
+    assert r["metrics"]["sample_keys"] == budget["keys"]  # what ran is what it says

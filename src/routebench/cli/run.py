@@ -246,6 +246,33 @@ def fit_budget(args: argparse.Namespace, budget: float, specs: list[Any], nodes:
     return sample_keys(traces, share), info
 
 
+def fit_removal_budget(args: argparse.Namespace, budget: float, specs: list[Any],
+                       nodes: list[int], keys: int, fractions: Any) -> tuple[int, dict[str, Any]]:
+    """``run --remove``'s estimate; over the budget: fewer keys, a stop, or the whole run."""
+    from ..harness.static.removal import estimate_removal_cost
+
+    est = estimate_removal_cost(specs, nodes, keys, fractions)
+    total = est.seconds()
+    info: dict[str, Any] = {"budget_s": budget, "estimate_s": round(total, 1),
+                            "over_budget": args.over_budget, "keys_asked": keys,
+                            "keys": keys, "key_sample": 1.0}
+    if total <= budget:
+        return keys, info
+    line = (f"routebench run --remove: estimated {_dur(total)}, above the budget of "
+            f"{_dur(budget)} (--budget): {est.describe()}")
+    if args.over_budget == "stop":
+        raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
+                                     "--over-budget sample, or give a larger --budget")
+    if args.over_budget == "run":
+        print(line + "; running it all (--over-budget run)", file=sys.stderr)
+        return keys, info
+    fit = est.keys_to_fit(budget)
+    print(line + f"; sampling {fit:,} of the {keys:,} keys to take about "
+                 f"{_dur(est.seconds(fit))} (--over-budget run: all of them)", file=sys.stderr)
+    info.update(keys=fit, key_sample=round(fit / keys, 6))
+    return fit, info
+
+
 def budget_report(args: argparse.Namespace, info: dict[str, Any] | None, traces: list[Any],
                   results: list[Any]) -> dict[str, Any]:
     """The report's ``budget`` entry; with a key sample, a note of what it kept."""
@@ -357,7 +384,9 @@ def _run_removals(args: argparse.Namespace) -> int:
     keys = parse_count(args.keys, "--keys") if args.keys else 200_000
     if args.trace and len(args.trace) > 1:
         raise RoutebenchError("--remove takes one --trace (its distinct keys are the sample)")
+    budget_s = parse_budget(args)
     source = open_traces(args.trace, keys, args)[0] if args.trace else None
+    keys, budget = fit_removal_budget(args, budget_s, specs, nodes, keys, fractions)
     what = plural(len(specs), "strategy", "strategies")
     say(args, f"routebench run --remove {args.remove}: {what}"
               f" x {plural(len(nodes), 'node count')}, order {args.removal_order}, "
@@ -369,7 +398,7 @@ def _run_removals(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     report = make_report("run", results, {"seed": args.seed, "nodes": nodes,
                                           "remove": args.remove, "order": args.removal_order,
-                                          "elapsed_s": round(elapsed, 2)})
+                                          "elapsed_s": round(elapsed, 2), "budget": budget})
     print(removal_table(report["results"], args.format))
     for r in report["results"]:
         if r.get("note"):

@@ -125,14 +125,21 @@ class RingStrategy(_Continuum):
         suffixes made once, one hash call a point and no str object)."""
         out = np.empty(int(sum(counts)), dtype=np.uint64)
         fn = self.hasher.fn
-        suffixes = [b"-%d" % v for v in range(max(counts, default=0))]
+        chunk = 1 << 16
+        suffixes = [b"-%d" % v for v in range(min(max(counts, default=0), chunk))]
         pos, batch = 0, []
         for name, c in zip(names, counts):
             prefix = name.encode("utf-8")
-            batch.extend([prefix + x for x in suffixes[:c]])
-            if len(batch) >= 1 << 16:
-                out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64, len(batch))
-                pos, batch = pos + len(batch), []
+            for start in range(0, c, chunk):  # a node of many points: a chunk at a time
+                if start == 0:
+                    batch.extend([prefix + x for x in suffixes[:c]])
+                else:
+                    batch.extend([b"%s-%d" % (prefix, v)
+                                  for v in range(start, min(c, start + chunk))])
+                if len(batch) >= chunk:
+                    out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64,
+                                                             len(batch))
+                    pos, batch = pos + len(batch), []
         if batch:
             out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64, len(batch))
         return out
