@@ -197,9 +197,11 @@ derived, and then, by --over-budget:
           trace's key_sample, sampled_requests) and the closing note say so
   stop    stop before the run, exit 2
   run     run it all anyway
-Example: rendezvous is O(N) a key: --nodes 100000 over 1M requests is estimated
-at about 10 min, so by default about a third of the keys run. Caches are not
-counted; a trace file's length is unknown until read (--keys K bounds it)."""
+Example: rendezvous is O(N) a key: --nodes 100000 --keys 1M is estimated at
+20-26 min on a 2-core machine, so by default under a tenth of the keys run.
+The estimate leaves out caches and the scalar timing; a trace file's length is
+unknown until read (--keys K bounds it). run --remove: the same options; its
+sample is fewer keys assigned."""
 
 
 def add_budget_options(r: argparse.ArgumentParser) -> None:

@@ -406,7 +406,7 @@ def _human(seconds: float) -> str:
 
 
 def calibrate(spec: StrategySpec, n: int, reg: Registry = registry,
-              min_time: float = 0.02) -> CostPart:
+              min_time: float = 0.005) -> CostPart:
     """Build ``spec`` over N nodes (timed), then time ``lookup_many`` on a batch of random
     digests, growing the batch until a call lasts ``min_time`` (best of three)."""
     import time
