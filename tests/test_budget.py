@@ -155,3 +155,19 @@ def test_remove_over_budget_stop_and_sample(capsys, tmp_path):
     (r,) = data["results"]
     assert budget["keys_asked"] == 100_000 and budget["keys"] < 100_000
     assert r["metrics"]["sample_keys"] == budget["keys"]  # what ran is what it says
+
+
+def test_a_loaded_machine_stretches_the_estimate(monkeypatch):
+    import os
+
+    from routebench.harness.static import runner
+
+    part = CostPart("x", 10, build_s=0.1, lookup_ns=100.0, calibration_keys=1000)
+    quiet, busy = CostEstimate([part], [100_000]), CostEstimate([part], [100_000], stretch=2.5)
+    assert busy.seconds() == pytest.approx(2.5 * quiet.seconds())
+    assert "x2.5 for the machine's load (load average" in busy.describe()
+    monkeypatch.setattr(os, "getloadavg", lambda: (8.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert runner.load_stretch() == 4.0
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.0, 0.0))
+    assert runner.load_stretch() == 1.0

@@ -58,7 +58,7 @@ from ...records import RemovalResult, display_label
 from ...registry import Registry, registry
 from ...strategies import KeyedStrategy
 from .. import metrics, timing
-from .runner import StrategySpec
+from .runner import StrategySpec, load_note
 
 __all__ = ["ORDERS", "DEFAULT_FRACTIONS", "DEFAULT_KEYS", "RESIZE_REPEATS", "parse_removals",
            "removal_order", "run_removals"]
@@ -592,12 +592,14 @@ class RemovalCost:
     rebuilds: list[int]  # builds each (strategy, N) pays: 1, or one a step for rebuilders
     steps: int
     keys: int
+    stretch: float = 1.0  # wall over CPU time (runner.load_stretch)
 
     def seconds(self, keys: int | None = None) -> float:
         k = self.keys if keys is None else keys
-        return sum(b * p.build_s + self.steps * LOOKUPS_A_STEP * k * p.lookup_ns * 1e-9
-                   + min(RESIZE_BUDGET_S, RESIZE_REPEATS * 2 * p.build_s * (b > 1))
-                   for p, b in zip(self.parts, self.rebuilds))
+        return self.stretch * sum(
+            b * p.build_s + self.steps * LOOKUPS_A_STEP * k * p.lookup_ns * 1e-9
+            + min(RESIZE_BUDGET_S, RESIZE_REPEATS * 2 * p.build_s * (b > 1))
+            for p, b in zip(self.parts, self.rebuilds))
 
     def keys_to_fit(self, budget_s: float, least: int = 10_000) -> int:
         """The most keys (at most ``keys``, at least ``least``) whose run fits."""
@@ -620,14 +622,16 @@ class RemovalCost:
                 f"{self.steps} steps over {self.keys:,} keys, {LOOKUPS_A_STEP} lookups a key "
                 f"a step, timed at each N; costliest: {p.label} at N={p.n:,} ({b} build"
                 f"{'s' if b != 1 else ''} of {p.build_s:.2g} s, {p.lookup_ns:,.0f} ns a key "
-                f"over {p.calibration_keys:,} keys)")
+                f"over {p.calibration_keys:,} keys)"
+                + (f"; x{self.stretch:.1f} for the machine's load ({load_note()})"
+                   if self.stretch > 1 else ""))
 
 
 def estimate_removal_cost(specs: Iterable[StrategySpec | str | tuple[str, Mapping[str, Any]]],
                           node_counts: Iterable[int], keys: int, fractions: Iterable[Any],
                           reg: Registry = registry) -> RemovalCost:
     """Each (strategy, N) built once and timed; its steps priced from that."""
-    from .runner import calibrate
+    from .runner import calibrate, load_stretch
 
     spec_list = [_spec(s) for s in specs]
     counts = list(node_counts)
@@ -641,4 +645,4 @@ def estimate_removal_cost(specs: Iterable[StrategySpec | str | tuple[str, Mappin
         for n in counts:
             parts.append(calibrate(spec, n, reg))
             rebuilds.append(steps if rebuilder else 1)
-    return RemovalCost(parts, rebuilds, steps, keys)
+    return RemovalCost(parts, rebuilds, steps, keys, load_stretch())

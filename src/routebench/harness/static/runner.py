@@ -344,9 +344,14 @@ class CostEstimate:
     parts: list[CostPart]
     #: requests of each trace whose length is known (None: a file read whole, unknown)
     requests: list[int | None]
+    #: wall time over CPU time to expect: the load average over the cores, at least 1
+    stretch: float = 1.0
 
     def seconds(self, share: float = 1.0) -> float:
         """Expected seconds with a ``share`` of the keys kept (1: all)."""
+        return self._cpu_seconds(share) * self.stretch
+
+    def _cpu_seconds(self, share: float) -> float:
         total = 0.0
         for r in self.requests:
             if r is None:
@@ -389,6 +394,8 @@ class CostEstimate:
                 f"builds, timed at that N; costliest: {worst.label} at N={worst.n:,} "
                 f"(build {_human(worst.build_s)}, {worst.lookup_ns:,.0f} ns a key over "
                 f"{worst.calibration_keys:,} keys)")
+        if self.stretch > 1:
+            text += f"; x{self.stretch:.1f} for the machine's load ({load_note()})"
         if self.unknown:
             text += (f"; {self.unknown} trace file{'s' if self.unknown != 1 else ''} of "
                      "unknown length not counted (--keys K bounds it)")
@@ -440,7 +447,28 @@ def estimate_run_cost(strategies: Iterable[StrategySpec], node_counts: Iterable[
                       traces: Iterable[Trace], reg: Registry = registry) -> CostEstimate:
     """What ``run_static`` over these will take: each (strategy, N) built and timed once."""
     parts = [calibrate(spec, n, reg) for spec in strategies for n in node_counts]
-    return CostEstimate(parts, [t.requests for t in traces])
+    return CostEstimate(parts, [t.requests for t in traces], load_stretch())
+
+
+def load_stretch() -> float:
+    """How much longer than its CPU time a CPU-bound run takes here now: the 1-minute load
+    average over the cores, at least 1 (a calibration's best-of-three short batches see
+    the CPU alone; a long run shares it)."""
+    import os
+
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except (OSError, AttributeError):  # pragma: no cover - no load average
+        return 1.0
+
+
+def load_note() -> str:
+    import os
+
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except (OSError, AttributeError):  # pragma: no cover
+        return "load unknown"
 
 
 def _mix(d: np.ndarray) -> np.ndarray:
