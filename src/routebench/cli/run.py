@@ -198,7 +198,8 @@ derived, and then, by --over-budget:
   stop    stop before the run, exit 2
   run     run it all anyway
 Example: rendezvous is O(N) a key: --nodes 100000 --keys 1M is estimated at
-20-26 min on a 2-core machine, so by default under a tenth of the keys run.
+about 11 min on a quiet 2-core machine (more when it is busy: the estimate
+is stretched by the load average), so by default about a fifth of the keys run.
 The estimate leaves out caches and the scalar timing; a trace file's length is
 unknown until read (--keys K bounds it). run --remove: the same options; its
 sample is fewer keys assigned."""
