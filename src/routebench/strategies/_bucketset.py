@@ -162,11 +162,12 @@ class BucketSetStrategy(KeyedStrategy):
 
     def _compact(self, force: bool = False) -> None:
         """Drop departed nodes' sequence numbers once they outnumber the live ones (or,
-        ``force``, now: ``add`` found the arrays full with a quarter of them departed)."""
+        ``force``, now: ``add`` found the arrays full with 1/16 of them departed)."""
         if not force and self._nseq <= 2 * self._count + 64:
             return
         live = np.flatnonzero(self._seq_bucket[: self._nseq] >= 0)
-        size = max(2 * live.size, 16)
+        # forced (add found the arrays full): keep their size, the departed's room is reused
+        size = self._seq_bucket.size if force else max(2 * live.size, 16)
         buckets = np.full(size, -1, dtype=np.int64)
         buckets[: live.size] = self._seq_bucket[live]
         names = np.empty(size, dtype=object)
@@ -205,9 +206,9 @@ class BucketSetStrategy(KeyedStrategy):
         if self._count + 1 > self.max_nodes:
             raise _too_many(type(self), self._count + 1)
         bucket = self._add_bucket()
-        if self._nseq == self._seq_bucket.size and 4 * (self._nseq - self._count) >= self._nseq:
-            # full, but a quarter or more departed (a restore after many removals): reuse
-            # their room rather than double it (amortised O(1): a quarter of the adds since)
+        if self._nseq == self._seq_bucket.size and 16 * (self._nseq - self._count) >= self._nseq:
+            # full, but 1/16 or more departed (a restore after removals): reuse their room
+            # rather than double it (amortised O(1): an O(N) compaction per N/16 adds)
             self._compact(force=True)
             self._stale_names = True
         if self._nseq == self._seq_bucket.size:
