@@ -26,7 +26,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
      "does not write .parquet files"),
     (["simulate", "--nat", "0"], "a NAT group needs at least 1 client"),
     (["simulate", "--balancer", "p2c:d=100"], "d=100 samples more backends than the 10"),
-    (["run", "--strategy", "ring:vnodes=100000000", "--nodes", "2"],
+    (["run", "--strategy", "ring:vnodes=1000000000", "--nodes", "2"],
      "would take about"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, message):

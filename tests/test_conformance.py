@@ -214,3 +214,97 @@ def test_maglev_tail_is_two_backends_sharing_a_skip():
             else:
                 worst_apart = max(worst_apart, moved)
     assert worst_apart < 0.01 < 0.10 < worst_shared
+
+
+# -- removals: mass removal and restore, as each class declares ---------------------------
+class _Renumbering(routebench.registry.get("jump")):
+    """jump claiming any node can go: removing one renumbers the buckets after it, so keys
+    move between nodes that stayed (the suite must catch it)."""
+
+    name = "renumbering"
+    removable = "any"
+
+    def remove(self, node):
+        i = self._names.index(node)
+        del self._names[i], self._weights[i]
+        self._index = {n: j for j, n in enumerate(self._names)}
+        self._rebuild()
+
+
+class _Reincarnated(routebench.registry.get("rendezvous")):
+    """rendezvous whose nodes come back as new ones: a re-added node hashes its name with
+    its incarnation, so its keys do not come home (the suite must catch it)."""
+
+    name = "reincarnated"
+
+    def _rebuild(self):
+        lives = self.__dict__.setdefault("_lives", {})
+        for n in self._names:
+            lives.setdefault(n, 0)
+        for n in [x for x in lives if x not in self._names]:
+            lives[n] += 1  # away: it comes back as another node
+        names, self._names = self._names, [f"{n}#{lives[n]}" for n in self._names]
+        try:
+            super()._rebuild()
+        finally:
+            self._names = names
+
+
+def test_removals_catch_keys_moved_between_survivors():
+    # restore not asked for (tolerance), so only the survivors check can fail
+    with pytest.raises(AssertionError, match=r"moved between surviving nodes after removing "
+                                             r".*keys may move only off removed nodes"):
+        check_strategy(_Renumbering, max_examples=10, keys=2000, properties=("removals",),
+                       tolerance=Tolerance(restore=0.0))
+    # with the default (exact) tolerance it fails too, on whichever check hypothesis
+    # finds the smallest example for
+    with pytest.raises(AssertionError, match="moved between surviving|brought back only"):
+        check_strategy(_Renumbering, max_examples=10, keys=2000, properties=("removals",))
+
+
+def test_removals_catch_a_strategy_that_does_not_restore():
+    # it keeps survivors' keys on removal (rendezvous), so only the restore check can fail
+    with pytest.raises(AssertionError, match=r"re-adding .* brought back only .* of keys to the "
+                                             r"node they had before it was removed \(promised "
+                                             r"100\.000%\)"):
+        check_strategy(_Reincarnated, max_examples=10, keys=2000, properties=("removals",))
+
+    class Declared(_Reincarnated):
+        name = "declared-reincarnated"
+        conformance = {"restore": 0.0, "reason": "its nodes come back as new ones"}
+
+    report = check_strategy(Declared, max_examples=5, keys=2000, properties=("removals",))
+    assert report["removals"].status == "passed"
+    assert report["removals"].observed["restore_min"] < 1
+    assert "(declared: 0.0%)" in report["removals"].detail
+
+
+def test_removals_follow_the_removable_declaration():
+    jump = check_strategy("jump", max_examples=4, keys=2000, properties=("removals",))
+    assert "removable='last': the newest nodes removed first" in jump["removals"].detail
+    anchor = check_strategy("anchor", max_examples=4, keys=2000, properties=("removals",))
+    assert "any nodes removed" in anchor["removals"].detail
+    assert anchor["removals"].observed["removal_moves"] == 0.0
+    assert anchor["removals"].observed["restore_min"] == 1.0
+
+
+def test_maglev_restores_its_table():
+    # issue 13: re-added nodes used to take their turns last (97.3% of keys home); a node
+    # keeps its place in the turn order while away, so the table comes back exactly
+    s = routebench.create("maglev", 300, M=30011)
+    before = np.array(s.nodes)[s.table]
+    gone = [s.nodes[i] for i in np.random.default_rng(4).permutation(300)[:150]]
+    for x in gone:
+        s.remove(x)
+    for x in reversed(gone):
+        s.add(x)
+    assert np.array_equal(np.array(s.nodes)[s.table], before)
+    # in any order too, and a fresh build over the same node order is the same table
+    for x in gone[:20]:
+        s.remove(x)
+    for x in gone[:20]:
+        s.add(x)
+    assert np.array_equal(np.array(s.nodes)[s.table], before)
+    fresh = routebench.create("maglev", list(s.nodes), M=30011)
+    assert not np.array_equal(np.array(fresh.nodes)[fresh.table], before)  # order matters
+    assert tolerance_for(routebench.registry.get("maglev")).restore == 1.0

@@ -484,3 +484,33 @@ def test_too_many_nodes_and_weights_refused(name):
     if name in LAST:
         with pytest.raises(RoutebenchError, match=r"bucket count 0 is not in \[1, "):
             cls_of(name).bucket(1, 0)
+
+
+# -- ring built from arrays (issue 13: N = 100,000 in seconds, no Python object a point) ----
+def test_ring_orders_equal_points_by_node_as_before():
+    """Equal points (forced here with an 8-bit hash) go to the node listed first, whether
+    the ring was built at once or grown and shrunk, as lexsort on (owner, point) did."""
+    import xxhash
+
+    from routebench.hashing import Hasher
+
+    coarse = Hasher("coarse", 8, lambda b: xxhash.xxh3_64_intdigest(b) & 0xFF, "8 bits")
+
+    def reference(s):
+        pts = np.concatenate([coarse.many([f"{n}-{v}" for v in range(s.config["vnodes"])])
+                              for n in s.nodes])
+        own = np.repeat(np.arange(len(s.nodes)), s.config["vnodes"])
+        o = np.lexsort((own, pts))
+        return pts[o], own[o]
+
+    s = routebench.create("ring", 40, vnodes=20)
+    s.hasher = coarse
+    s._built_for = None
+    s._rebuild()  # built at once: 800 points on 256 values, most of them tied
+    pts, own = reference(s)
+    assert np.array_equal(s.points, pts) and np.array_equal(s.owners, own)
+    for change in (lambda: s.remove("node-7"), lambda: s.add("node-late"),
+                   lambda: s.remove("node-0"), lambda: s.add("node-7")):
+        change()  # incremental: the points of the nodes that stay are reused
+        pts, own = reference(s)
+        assert np.array_equal(s.points, pts) and np.array_equal(s.owners, own)

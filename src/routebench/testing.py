@@ -26,9 +26,17 @@ is a change in the strategy, not a new draw; ``seed=None`` searches afresh:
 - ``weights``: each node's keys stay within ``[floor, balance]`` times its
   weight-proportional share. A strategy with ``weighted = False`` is
   checked with equal weights, and must refuse a weight other than 1.
+- ``removals``: mass removal and restore. Up to 23 nodes, of which 1 to N - 1
+  leave one ``remove`` at a time in a drawn order (any nodes when
+  ``removable = "any"``; the last ones, newest first, when ``"last"``): the
+  keys of every surviving node stay on it (at most ``removal_moves`` of them
+  move between survivors). Then they come back, ``add`` in the reverse
+  order of their removal: after each, at least ``restore`` of the keys are
+  on the node they had before that node left (1.0, the default: every key
+  comes home, as anchor, dx, memento and the jump family promise).
 
 What a strategy promises comes from its class: ``consistent`` (False: the
-join, leave and monotonicity checks confirm that it does move keys between
+join, leave, monotonicity and removals checks confirm that it does move keys between
 survivors, and report it, instead of failing), ``removable``, ``weighted``,
 and an optional ``conformance`` mapping of :class:`Tolerance` fields with a
 ``reason``, e.g. ``conformance = {"survivor_moves": 0.02, "reason": "..."}``.
@@ -77,7 +85,7 @@ __all__ = [
 
 #: the environment variable that picks the hash function the suite checks with
 HASH_ENV = "ROUTEBENCH_HASH"
-PROPERTIES = ("determinism", "join", "leave", "monotonicity", "weights")
+PROPERTIES = ("determinism", "join", "leave", "monotonicity", "weights", "removals")
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,12 @@ class Tolerance:
     balance: float = 1.5
     #: fewest keys a node may hold, over its expected share (0: no floor)
     floor: float = 0.5
+    #: most keys that may move between surviving nodes while many nodes leave one by
+    #: one (the ``removals`` check; None: ``survivor_moves``)
+    removal_moves: float | None = None
+    #: least share of the keys back on the node they had before a removal when the
+    #: removed nodes are re-added in the reverse order of their removal (1.0: every key)
+    restore: float = 1.0
     #: why the strategy needs more than the defaults (shown in the report)
     reason: str = ""
 
@@ -104,6 +118,10 @@ class Tolerance:
         if weighted and self.survivor_moves_weighted is not None:
             return self.survivor_moves_weighted
         return self.survivor_moves
+
+    def mass_moves(self, weighted: bool) -> float:
+        """Most keys moved between survivors over a mass removal (``removals``)."""
+        return self.moves(weighted) if self.removal_moves is None else self.removal_moves
 
 
 # The built-ins' tolerances, by class, until their modules declare ``conformance``.
@@ -564,12 +582,69 @@ def _weights_prop(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]
                 "weights": st.lists(_weights(st, subj), min_size=12, max_size=12)}, settings)
 
 
+def _removals(subj: _Subject, st: Any, settings: Any, seen: dict[str, float]) -> None:
+    def prop(nodes: list[str], weights: list[float], out: int, shuffle: int) -> None:
+        n = len(nodes)
+        w = weights[:n] if subj.weighted else None
+        k = 1 + out % (n - 1)
+        if subj.last_only:  # the newest first: the only removals it can do
+            leaving = list(range(n - 1, n - 1 - k, -1))
+        else:
+            leaving = np.random.default_rng(shuffle).permutation(n)[:k].tolist()
+        s = subj.build(nodes, w)
+        d = s.digest(subj.keys)
+        ident = {x: i for i, x in enumerate(nodes)}  # names as ints: numpy strips "\x00"
+
+        def owners() -> np.ndarray:
+            return np.array([ident[x] for x in s.nodes], dtype=np.intp)[s.lookup_many(d)]
+
+        home = owners()
+        unequal = w is not None and len(set(w)) > 1
+        limit = subj.tol.mass_moves(unequal)
+        present = np.ones(n, dtype=bool)
+        gone: list[str] = []
+        before = []  # the keys' nodes just before each removal
+        now = home
+        for i in leaving:
+            before.append(now)
+            s.remove(nodes[i])
+            present[i] = False
+            gone.append(nodes[i])
+            now = owners()
+            assert present[now].all(), (
+                f"keys routed to a removed node after removing {gone} from {nodes}")
+            moved = float((present[home] & (now != home)).mean())
+            seen["removal_moves"] = max(seen.get("removal_moves", 0.0), moved)
+            assert moved <= limit, (
+                f"{moved:.3%} of keys moved between surviving nodes after removing "
+                f"{len(gone)} of {n} nodes ({gone}, one at a time, from {nodes}); allowed "
+                f"{limit:.3%}: keys may move only off removed nodes")
+        worst = 1.0
+        for j in range(len(leaving) - 1, -1, -1):  # restore, newest removal first
+            i = leaving[j]
+            s.add(nodes[i], 1.0 if w is None else w[i])
+            now = owners()
+            back = float((now == before[j]).mean())
+            worst = min(worst, back)
+            assert back >= subj.tol.restore, (
+                f"re-adding {nodes[i]!r} brought back only {back:.3%} of keys to the node they "
+                f"had before it was removed (promised {subj.tol.restore:.3%}); {len(gone)} of "
+                f"{nodes} were removed one at a time and re-added in reverse")
+        seen["restore_min"] = min(seen.get("restore_min", 1.0), worst)
+        seen["removed_max"] = max(seen.get("removed_max", 0), k)
+
+    _run(prop, {"nodes": _names(st, 2, 23),
+                "weights": st.lists(_weights(st, subj), min_size=23, max_size=23),
+                "out": st.integers(0, 1000), "shuffle": st.integers(0, 2**32 - 1)}, settings)
+
+
 _CHECKS: dict[str, Callable[..., None]] = {
     "determinism": _determinism,
     "join": _join,
     "leave": _leave,
     "monotonicity": _monotonicity,
     "weights": _weights_prop,
+    "removals": _removals,
 }
 
 
@@ -603,6 +678,18 @@ def _detail(name: str, subj: _Subject, seen: dict[str, float]) -> str:
             text += f"; max {seen['excess']:.2f}x the ideal share moved"
         if name == "leave" and subj.last_only:
             text += "; removable='last': only the last node removed, others refused"
+        return text
+    if name == "removals":
+        kind = ("removable='last': the newest nodes removed first" if subj.last_only
+                else "any nodes removed, in drawn orders")
+        text = (f"{kind}, up to {int(seen.get('removed_max', 0))} at once: max "
+                f"{seen.get('removal_moves', 0.0):.3%} of keys moved between survivors")
+        if tol.mass_moves(True):
+            text += f" (declared tolerance {tol.mass_moves(True):.1%})"
+        text += (f"; restored in reverse: at least {seen.get('restore_min', 1.0):.3%} of "
+                 "keys back home")
+        if tol.restore < 1:
+            text += f" (declared: {tol.restore:.1%})"
         return text
     text = (f"node load {seen.get('min_load', float('nan')):.2f}x-"
             f"{seen.get('max_load', float('nan')):.2f}x its share "
@@ -651,9 +738,9 @@ def check_strategy(strategy: str | type[KeyedStrategy], *, max_examples: int = 2
                      seed)
     results = []
     for name in properties:
-        if not subj.consistent and name in ("join", "leave", "monotonicity"):
+        if not subj.consistent and name in ("join", "leave", "monotonicity", "removals"):
             results.append(_confirm_inconsistent(subj, "leave" if name == "leave" else "join")
-                           if name != "monotonicity" else
+                           if name in ("join", "leave") else
                            CheckResult(name, "declared", "declared consistent=False: not "
                                                          "checked over join/leave sequences"))
             continue

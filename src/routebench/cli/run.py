@@ -105,6 +105,7 @@ def add_parser(sub: Any, light: bool = False) -> None:
                     help="which nodes go first: random (seeded), fifo (oldest), lifo (newest); "
                          "strategies that remove only their last node run lifo and say so "
                          "(default: random)")
+    add_budget_options(r)
     c = r.add_argument_group(
         "caches", "give every node a cache and measure hit ratios, and what a join or leave "
                   "costs them (LRU and FIFO compiled; other policies through libCacheSim)")
@@ -147,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     base, gated = _baseline(args)  # a bad baseline or gate is reported before the run
     cache = _cache_spec(args)
     keys = parse_count(args.keys, "--keys") if args.keys else None
+    budget_s = parse_budget(args)  # a bad --budget costs no trace opened
     traces = open_traces(args.trace or DEFAULT_TRACES, keys, args)
     files = [t for t in traces if t.recorded]
     say(args, f"routebench run: {plural(len(specs), 'strategy', 'strategies')} x "
@@ -154,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
               f"{_size(keys, len(files), len(traces))}, seed {args.seed}"
               + (f", a {args.cache} cache a node" if cache is not None and not args.cache_total
                  else f", {args.cache} caches in all" if cache is not None else ""))
+    traces, budget = fit_budget(args, budget_s, specs, nodes, traces)
     t0 = time.perf_counter()
     results = run_static(
         specs, nodes, traces, seed=args.seed, progress=progress(args.quiet), cache=cache,
@@ -168,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
               "requests": keys or (DEFAULT_KEYS if synthetic else None),
               "strategies": [s.label for s in specs],
               "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
+    config.update(budget_report(args, budget, traces, results))
     report = make_report("run", results, config)
     print(run_table(report["results"], args.format))
     if base is not None and args.base_python:
@@ -179,6 +183,124 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print()
     return print_comparison(args, base, report, gated)
+
+
+# -- --budget and --over-budget: the cost estimate before a run, and what to do over it -----
+BUDGET_HELP = """\
+Before it starts, run estimates what it will take: each strategy is built once at
+each N (timed) and looks up a batch of random digests (timed), and the estimate is
+builds x build time + requests x lookups a request x ns a key, over every trace.
+When that exceeds --budget (default 3m), one line on stderr says so and how it was
+derived, and then, by --over-budget:
+  sample  (default) keep a uniform sample of the keys, every request of each kept
+          key, as large as fits the budget; tables, JSON (config.budget and each
+          trace's key_sample, sampled_requests) and the closing note say so
+  stop    stop before the run, exit 2
+  run     run it all anyway
+Example: rendezvous is O(N) a key: --nodes 100000 --keys 1M is estimated at
+about 11 min on a quiet 2-core machine (more when it is busy: the estimate
+is stretched by the load average), so by default about a fifth of the keys run.
+The estimate leaves out caches and the scalar timing; a trace file's length is
+unknown until read (--keys K bounds it). run --remove: the same options; its
+sample is fewer keys assigned."""
+
+
+def add_budget_options(r: argparse.ArgumentParser) -> None:
+    b = r.add_argument_group("time budget", BUDGET_HELP)
+    b.add_argument("--budget", default="3m", metavar="TIME",
+                   help="the longest the run should take, e.g. 90s, 3m, 1h (default: 3m)")
+    b.add_argument("--over-budget", choices=("sample", "stop", "run"), default="sample",
+                   help="above the budget: sample keys to fit (default), stop (exit 2), or "
+                        "run it all")
+
+
+def parse_budget(args: argparse.Namespace) -> float:
+    from .._units import parse_duration
+
+    return parse_duration(args.budget, "--budget")
+
+
+def fit_budget(args: argparse.Namespace, budget: float, specs: list[Any], nodes: list[int],
+               traces: list[Any]) -> tuple[list[Any], dict[str, Any] | None]:
+    """The cost estimate; over the budget: say so, then sample the keys, stop or go on."""
+    from ..harness.static.runner import estimate_run_cost, sample_keys
+
+    est = estimate_run_cost(specs, nodes, traces)
+    total = est.seconds()
+    info: dict[str, Any] = {"budget_s": budget, "estimate_s": round(total, 1),
+                            "over_budget": args.over_budget, "key_sample": 1.0}
+    if total <= budget:
+        return traces, info
+    line = (f"routebench run: estimated {_dur(total)}, above the budget of {_dur(budget)} "
+            f"(--budget): {est.describe()}")
+    if args.over_budget == "stop":
+        raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
+                                     "--over-budget sample, or give a larger --budget")
+    if args.over_budget == "run":
+        print(line + "; running it all (--over-budget run)", file=sys.stderr)
+        return traces, info
+    share = est.share_to_fit(budget)
+    fits = est.seconds(share)
+    print(line + f"; sampling {share:.2%} of the keys (every request of each) to take about "
+                 f"{_dur(fits)}" + ("" if fits <= budget else ", the least sample: the "
+                                    "builds alone exceed the budget")
+          + " (--over-budget run: all of them)", file=sys.stderr)
+    info["key_sample"] = round(share, 6)
+    return sample_keys(traces, share), info
+
+
+def fit_removal_budget(args: argparse.Namespace, budget: float, specs: list[Any],
+                       nodes: list[int], keys: int, fractions: Any) -> tuple[int, dict[str, Any]]:
+    """``run --remove``'s estimate; over the budget: fewer keys, a stop, or the whole run."""
+    from ..harness.static.removal import estimate_removal_cost
+
+    est = estimate_removal_cost(specs, nodes, keys, fractions)
+    total = est.seconds()
+    info: dict[str, Any] = {"budget_s": budget, "estimate_s": round(total, 1),
+                            "over_budget": args.over_budget, "keys_asked": keys,
+                            "keys": keys, "key_sample": 1.0}
+    if total <= budget:
+        return keys, info
+    line = (f"routebench run --remove: estimated {_dur(total)}, above the budget of "
+            f"{_dur(budget)} (--budget): {est.describe()}")
+    if args.over_budget == "stop":
+        raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
+                                     "--over-budget sample, or give a larger --budget")
+    if args.over_budget == "run":
+        print(line + "; running it all (--over-budget run)", file=sys.stderr)
+        return keys, info
+    fit = est.keys_to_fit(budget)
+    print(line + f"; sampling {fit:,} of the {keys:,} keys to take about "
+                 f"{_dur(est.seconds(fit))} (--over-budget run: all of them)", file=sys.stderr)
+    info.update(keys=fit, key_sample=round(fit / keys, 6))
+    return fit, info
+
+
+def budget_report(args: argparse.Namespace, info: dict[str, Any] | None, traces: list[Any],
+                  results: list[Any]) -> dict[str, Any]:
+    """The report's ``budget`` entry; with a key sample, a note of what it kept."""
+    if info is None:
+        return {}
+    if info["key_sample"] < 1:
+        info["sampled"] = []
+        for t in traces:
+            keys = [r.metrics.get("distinct_keys") for r in results if r.trace == t.label]
+            info["sampled"].append({"trace": t.label, "requests": t.kept,
+                                    "distinct_keys": keys[0] if keys else None})
+            say(args, f"{t.label}: a key sample ({info['key_sample']:.2%} of the keys): "
+                      f"{t.kept:,} requests, "
+                      + (f"{keys[0]:,} distinct keys" if keys and keys[0] else "no keys"))
+    return {"budget": info}
+
+
+def _dur(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _cache_spec(args: argparse.Namespace) -> Any:
@@ -265,7 +387,9 @@ def _run_removals(args: argparse.Namespace) -> int:
     keys = parse_count(args.keys, "--keys") if args.keys else 200_000
     if args.trace and len(args.trace) > 1:
         raise RoutebenchError("--remove takes one --trace (its distinct keys are the sample)")
+    budget_s = parse_budget(args)
     source = open_traces(args.trace, keys, args)[0] if args.trace else None
+    keys, budget = fit_removal_budget(args, budget_s, specs, nodes, keys, fractions)
     what = plural(len(specs), "strategy", "strategies")
     say(args, f"routebench run --remove {args.remove}: {what}"
               f" x {plural(len(nodes), 'node count')}, order {args.removal_order}, "
@@ -277,7 +401,7 @@ def _run_removals(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     report = make_report("run", results, {"seed": args.seed, "nodes": nodes,
                                           "remove": args.remove, "order": args.removal_order,
-                                          "elapsed_s": round(elapsed, 2)})
+                                          "elapsed_s": round(elapsed, 2), "budget": budget})
     print(removal_table(report["results"], args.format))
     for r in report["results"]:
         if r.get("note"):

@@ -50,6 +50,8 @@ def set_memory_limit(nbytes: int | None) -> int | None:
 
 
 HASH_PARAM = Param("hash", "xxh3", "key hash function", choices=HASH_NAMES)
+#: what a node's name takes in a strategy's lists (its str, a list slot, an index entry)
+_BYTES_PER_NAME = 160
 
 
 class Strategy:
@@ -153,10 +155,20 @@ class KeyedStrategy(Strategy):
     consistent: ClassVar[bool] = True
     #: takes whole-number weights only (nginx, HAProxy); the conformance suite draws those
     integer_weights: ClassVar[bool] = False
+    #: most nodes it supports (None: as many as memory allows), and why
+    max_nodes: ClassVar[int | None] = None
+    limit_reason: ClassVar[str] = ""
+    #: what it promises the conformance suite beyond ``removable`` and ``consistent``:
+    #: ``routebench.testing.Tolerance`` fields and a ``reason`` (e.g. ``{"restore": 0.9,
+    #: "reason": "..."}``; ``restore``: the share of keys re-adding removed nodes in the
+    #: reverse order of their removal brings home); None: the suite's defaults (exact)
+    conformance: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
         self.hasher: Hasher = self._make_hasher()
+        if isinstance(nodes, (int, np.integer)) and not isinstance(nodes, bool):
+            type(self).check_count(int(nodes))  # before N names are made
         names, weights = node_names(nodes)
         for n, w in zip(names, weights):
             self._check_weight_supported(n, w)
@@ -172,8 +184,24 @@ class KeyedStrategy(Strategy):
         return 0
 
     @classmethod
+    def check_count(cls, n: int) -> None:
+        """Refuse, before any node name is made, N above ``max_nodes`` or so many nodes
+        that their names alone would not fit in memory (``memory_limit``)."""
+        if cls.max_nodes is not None and n > cls.max_nodes:
+            raise RoutebenchError(f"{cls.name!r} supports at most {cls.max_nodes:,} nodes "
+                                  f"({cls.limit_reason}); got {n:,}")
+        need, limit = n * _BYTES_PER_NAME, memory_limit()
+        if need > limit:
+            raise RoutebenchError(
+                f"{n:,} nodes for {cls.name!r}: their names alone would take about "
+                f"{_gib(need)} of memory, above the limit of {_gib(limit)}; use fewer nodes "
+                "or raise the limit (--max-memory, ROUTEBENCH_MAX_MEMORY)")
+
+    @classmethod
     def check_size(cls, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
         """Refuse now, before anything is built, a structure that would not fit in memory."""
+        if isinstance(nodes, (int, np.integer)) and not isinstance(nodes, bool):
+            cls.check_count(int(nodes))  # before N names are made
         probe = cls.__new__(cls)
         probe.config = probe.resolve_params(params)
         probe._names, probe._weights = node_names(nodes)

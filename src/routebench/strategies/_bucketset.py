@@ -20,7 +20,6 @@ O(1) a removal, not a rebuild each time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,16 +35,12 @@ INT32_BUCKETS = 2**31 - 1
 
 def _too_many(cls: Any, n: int) -> RoutebenchError:
     """``cls``: a RangeStrategy or BucketSetStrategy subclass (``max_nodes``, ``limit_reason``)."""
-    return RoutebenchError(
-        f"{cls.name!r} supports at most {cls.max_nodes:,} nodes ({cls.limit_reason}); "
-        f"got {n:,}"
-    )
-
-
-def _check_count(cls: Any, nodes: Any) -> None:
-    """Refuse a node count above the limit before any names are made for it."""
-    if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > cls.max_nodes:
-        raise _too_many(cls, nodes)
+    try:
+        cls.check_count(n)
+    except RoutebenchError as e:
+        return e
+    return RoutebenchError(f"{cls.name!r} supports at most {cls.max_nodes:,} nodes "
+                           f"({cls.limit_reason}); got {n:,}")  # pragma: no cover
 
 
 class RangeStrategy(KeyedStrategy):
@@ -56,10 +51,6 @@ class RangeStrategy(KeyedStrategy):
     #: most nodes (buckets) the algorithm supports
     max_nodes: ClassVar[int] = INT32_BUCKETS
     limit_reason: ClassVar[str] = "its reference takes an int32 bucket count"
-
-    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
-        _check_count(type(self), nodes)
-        super().__init__(nodes, **params)
 
     def _rebuild(self) -> None:
         n = len(self._names)
@@ -118,10 +109,6 @@ class BucketSetStrategy(KeyedStrategy):
     max_nodes: ClassVar[int] = INT32_BUCKETS
     limit_reason: ClassVar[str] = "its reference numbers buckets with int32"
 
-    def __init__(self, nodes: int | Iterable[str] | Mapping[str, float], **params: Any) -> None:
-        _check_count(type(self), nodes)
-        super().__init__(nodes, **params)
-
     # -- membership: who holds which bucket, in node order ----------------------
     # Each node gets a sequence number when it joins; its index in ``nodes`` is
     # the number of live nodes with smaller sequence numbers.
@@ -173,12 +160,14 @@ class BucketSetStrategy(KeyedStrategy):
     def _index(self, index: dict[str, int]) -> None:
         pass
 
-    def _compact(self) -> None:
-        """Drop departed nodes' sequence numbers once they outnumber the live ones."""
-        if self._nseq <= 2 * self._count + 64:
+    def _compact(self, force: bool = False) -> None:
+        """Drop departed nodes' sequence numbers once they outnumber the live ones (or,
+        ``force``, now: ``add`` found the arrays full with 1/16 of them departed)."""
+        if not force and self._nseq <= 2 * self._count + 64:
             return
         live = np.flatnonzero(self._seq_bucket[: self._nseq] >= 0)
-        size = max(2 * live.size, 16)
+        # forced (add found the arrays full): keep their size, the departed's room is reused
+        size = self._seq_bucket.size if force else max(2 * live.size, 16)
         buckets = np.full(size, -1, dtype=np.int64)
         buckets[: live.size] = self._seq_bucket[live]
         names = np.empty(size, dtype=object)
@@ -217,6 +206,11 @@ class BucketSetStrategy(KeyedStrategy):
         if self._count + 1 > self.max_nodes:
             raise _too_many(type(self), self._count + 1)
         bucket = self._add_bucket()
+        if self._nseq == self._seq_bucket.size and 16 * (self._nseq - self._count) >= self._nseq:
+            # full, but 1/16 or more departed (a restore after removals): reuse their room
+            # rather than double it (amortised O(1): an O(N) compaction per N/16 adds)
+            self._compact(force=True)
+            self._stale_names = True
         if self._nseq == self._seq_bucket.size:
             grown = np.full(2 * self._nseq, -1, dtype=np.int64)
             grown[: self._nseq] = self._seq_bucket

@@ -42,6 +42,11 @@ class AnchorStrategy(BucketSetStrategy):
     )
     limit_reason = "its buckets are numbered with int32"
 
+    def _estimate_bytes(self) -> int:
+        # checks the capacity against N before anything is built (check_size calls it)
+        cap = capacity_for(self, len(self._names))
+        return 8 * cap + 24 * len(self._names)
+
     def _build(self, n: int) -> None:
         cap = capacity_for(self, n)
         self._cap = cap

@@ -120,7 +120,15 @@ class EnvoyRingHashStrategy(_Envoy):
                   "joins or leaves, every host's point count changes (ceil(1024 / N) at equal "
                   "weights: 342 -> 256 from 3 to 4 hosts), and the keys on the points a "
                   "survivor gains or loses move between survivors (11.8% seen at equal "
-                  "weights, 13.3% with weights 1-4, N <= 13)",
+                  "weights, 13.3% with weights 1-4, N <= 13); over a mass removal of up to "
+                  "22 of 23 hosts, up to 19.7% seen (removal_moves 25%); and it hands out "
+                  "points by a "
+                  "running total over the hosts in order (current < target), so a host's "
+                  "count (+-1) depends on the hosts before it: a host re-added goes last, and "
+                  "re-adding removed hosts in reverse brings back 98.6% of keys or more "
+                  "(worst of 180 drawn removals and restores; restore 97%)",
+        "removal_moves": 0.25,
+        "restore": 0.97,
     }
 
     def _estimate_bytes(self) -> int:

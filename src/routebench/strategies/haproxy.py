@@ -283,7 +283,12 @@ class HaproxyChashStrategy(_Haproxy):
         "floor": 0.4,
         "reason": "16 points per weight unit (HAProxy's own ring): a server's share strays "
                   "far from its weight at small N (0.54x-1.87x seen over 2,000 random "
-                  "configurations of up to 12 servers, weights 1-4)",
+                  "configurations of up to 12 servers, weights 1-4); a server re-added gets "
+                  "HAProxy's first free id from its new position (puid), not the id it had, and "
+                  "its points hash the id: re-adding removed servers does not bring their keys "
+                  "back (19% of keys home seen; give fixed ids= for that), so restore is not "
+                  "promised",
+        "restore": 0.0,
     }
 
     def _estimate_bytes(self) -> int:

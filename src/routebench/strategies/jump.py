@@ -19,6 +19,8 @@ class JumpStrategy(KeyedStrategy):
     summary = "jump consistent hash: no state, O(ln N); only the last node can be removed"
     weighted = False
     removable = "last"
+    max_nodes = 2**31 - 1
+    limit_reason = "Lamping & Veach's reference takes an int32 bucket count"
 
     def _rebuild(self) -> None:
         self._n = len(self._names)

@@ -33,6 +33,8 @@ __all__ = ["RingStrategy", "KetamaStrategy"]
 _BYTES_PER_POINT = 180
 #: rings with more points than this look up one key on the arrays, not on Python lists
 _LIST_POINTS = 1 << 21
+#: the same above _LIST_POINTS, where no lists are built (``ring``'s build, see _rebuild)
+_ARRAY_BYTES_PER_POINT = 32
 
 
 class _Continuum(KeyedStrategy):
@@ -97,25 +99,106 @@ class RingStrategy(_Continuum):
     )
 
     def _estimate_bytes(self) -> int:
-        # per point: the sorted uint64 and its owner, the Python lists bisect uses
-        # (an int object and two list slots), the owner's name slot and the cached digests
+        # per point at the build's peak: the unsorted digests, the sort order, the sorted
+        # points and the int32 owners (tracemalloc, 16M points: 30 bytes), and below
+        # _LIST_POINTS the Python lists a scalar lookup bisects (an int object and two
+        # list slots, ~130 bytes a point, built on the first scalar lookup)
         points = sum(max(1, round(self.config["vnodes"] * w)) for w in self._weights)
-        return points * _BYTES_PER_POINT
+        return points * (_BYTES_PER_POINT if points <= _LIST_POINTS else _ARRAY_BYTES_PER_POINT)
 
     def _rebuild(self) -> None:
+        # Built from arrays only (no Python object a point, no per-node cache): the digests
+        # of every node's points in node order, sorted stably (equal points: the node listed
+        # first wins, as lexsort on (owner, point) would). After an add or a remove, the
+        # points of the nodes that stay are taken from the sorted arrays as they are (their
+        # order holds), and only a new node's points are hashed and merged in.
         vnodes = self.config["vnodes"]
-        cache: dict[tuple[str, int], np.ndarray] = getattr(self, "_point_cache", {})
-        self._point_cache = {}
-        parts, owners = [], []
-        for i, (name, w) in enumerate(zip(self._names, self._weights)):
-            count = max(1, round(vnodes * w))
-            pts = cache.get((name, count))
-            if pts is None:
-                pts = self.hasher.many([f"{name}-{v}" for v in range(count)])
-            self._point_cache[(name, count)] = pts
-            parts.append(pts)
-            owners.append(np.full(count, i, dtype=np.intp))
-        self._set_points(np.concatenate(parts), np.concatenate(owners))
+        counts = np.array([max(1, round(vnodes * w)) for w in self._weights], dtype=np.int64)
+        names = list(self._names)
+        built = getattr(self, "_built_for", None)
+        if built is None or not self._update(built, names, counts):
+            self._build_all(names, counts)
+        self._built_for = (names, counts)
+
+    def _hash_points(self, names: list[str], counts: list[int]) -> np.ndarray:
+        """The digests of ``"{name}-{v}"`` for v < count, node after node (as bytes: the
+        suffixes made once, one hash call a point and no str object)."""
+        out = np.empty(int(sum(counts)), dtype=np.uint64)
+        fn = self.hasher.fn
+        chunk = 1 << 16
+        suffixes = [b"-%d" % v for v in range(min(max(counts, default=0), chunk))]
+        pos, batch = 0, []
+        for name, c in zip(names, counts):
+            prefix = name.encode("utf-8")
+            for start in range(0, c, chunk):  # a node of many points: a chunk at a time
+                if start == 0:
+                    batch.extend([prefix + x for x in suffixes[:c]])
+                else:
+                    batch.extend([b"%s-%d" % (prefix, v)
+                                  for v in range(start, min(c, start + chunk))])
+                if len(batch) >= chunk:
+                    out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64,
+                                                             len(batch))
+                    pos, batch = pos + len(batch), []
+        if batch:
+            out[pos: pos + len(batch)] = np.fromiter(map(fn, batch), np.uint64, len(batch))
+        return out
+
+    def _build_all(self, names: list[str], counts: np.ndarray) -> None:
+        raw = self._hash_points(names, counts.tolist())
+        order = np.argsort(raw)  # quicksort; equal points are put in node order below
+        points = raw[order]
+        del raw
+        owners = np.repeat(np.arange(len(names), dtype=np.int32), counts)[order]
+        del order
+        tied = np.flatnonzero(points[1:] == points[:-1])
+        if tied.size:  # runs of equal points (32-bit hashes: many): the first node wins
+            at = np.unique(np.concatenate([tied, tied + 1]))
+            owners[at] = owners[at][np.lexsort((owners[at], points[at]))]
+        self._store(points, owners)
+
+    def _update(self, built: tuple[list[str], np.ndarray], names: list[str],
+                counts: np.ndarray) -> bool:
+        """Reuse the sorted points of the nodes that stay; False: build from scratch."""
+        old_names, old_counts = built
+        old_index = {n: i for i, n in enumerate(old_names)}
+        remap = np.full(len(old_names), -1, dtype=np.int32)
+        fresh = []
+        for i, (name, c) in enumerate(zip(names, counts.tolist())):
+            j = old_index.get(name)
+            if j is not None and old_counts[j] == c:
+                remap[j] = i
+            else:
+                fresh.append(i)
+        kept = remap[remap >= 0]
+        if kept.size == 0 or np.any(kept[1:] < kept[:-1]) or len(fresh) > len(names) // 4:
+            return False  # reordered, or mostly new: sorting afresh is as cheap
+        own = remap[self._owners]
+        keep = own >= 0
+        points = self._points[keep] if not keep.all() else self._points
+        owners = own[keep] if not keep.all() else own
+        del own, keep
+        if fresh:
+            new_pts = self._hash_points([names[i] for i in fresh], counts[fresh].tolist())
+            new_own = np.repeat(np.asarray(fresh, dtype=np.int32), counts[fresh])
+            o = np.lexsort((new_own, new_pts))
+            new_pts, new_own = new_pts[o], new_own[o]
+            pos = np.searchsorted(points, new_pts, side="left")
+            right = np.searchsorted(points, new_pts, side="right")
+            for t in np.flatnonzero(right > pos).tolist():  # equal points: by node order
+                pos[t] += int(np.count_nonzero(owners[pos[t]: right[t]] < new_own[t]))
+            points = np.insert(points, pos, new_pts)
+            owners = np.insert(owners, pos, new_own)
+        self._store(points, owners)
+        return True
+
+    def _store(self, points: np.ndarray, owners: np.ndarray) -> None:
+        """Sorted points and their owners (int32) as ``_set_points`` leaves them."""
+        self._points = np.ascontiguousarray(points, dtype=np.uint64)
+        self._owners = np.ascontiguousarray(owners, dtype=np.int32)
+        self._npoints = int(self._points.size)
+        self._point_list = None
+        self._owner_list = []
 
 
 class KetamaStrategy(_Continuum):

@@ -58,7 +58,7 @@ from ...records import RemovalResult, display_label
 from ...registry import Registry, registry
 from ...strategies import KeyedStrategy
 from .. import metrics, timing
-from .runner import StrategySpec
+from .runner import StrategySpec, load_note
 
 __all__ = ["ORDERS", "DEFAULT_FRACTIONS", "DEFAULT_KEYS", "RESIZE_REPEATS", "parse_removals",
            "removal_order", "run_removals"]
@@ -450,6 +450,8 @@ def _checked(specs: Iterable[StrategySpec | str | tuple[str, Mapping[str, Any]]]
             raise RoutebenchError(
                 f"{spec.name!r} can only remove its last node: removal order {order!r} is not "
                 "possible for it; use lifo (or run without strict to have it run lifo)")
+        for n in counts:  # N above what it supports, or names beyond memory
+            cls.check_count(n)
         if cls._estimate_bytes is not KeyedStrategy._estimate_bytes:  # else: nothing to size
             for n in counts:
                 cls.check_size(n, **spec.params)
@@ -575,3 +577,72 @@ def _run_one(spec: StrategySpec, n: int, reg: Registry, key_set: _Keys,
         label=display_label(spec.name, s.config, defaults), nodes=n, metrics=summary,
         scenario=scenario, order=order, note=note, keys=key_set.describe,
         targets=[t.label for t in targets], seed=seed, steps=steps)
+
+
+# -- the cost estimate (``run --remove --budget``) -----------------------------------------
+#: lookups a key a step: the routing pass, and batch timing's warm-up and three rounds
+LOOKUPS_A_STEP = 5
+
+
+@dataclass
+class RemovalCost:
+    """What ``run_removals`` over these will take, from a calibration at each N."""
+
+    parts: list[Any]  # runner.CostPart, one a (strategy, N)
+    rebuilds: list[int]  # builds each (strategy, N) pays: 1, or one a step for rebuilders
+    steps: int
+    keys: int
+    stretch: float = 1.0  # wall over CPU time (runner.load_stretch)
+
+    def seconds(self, keys: int | None = None) -> float:
+        k = self.keys if keys is None else keys
+        return self.stretch * sum(
+            b * p.build_s + self.steps * LOOKUPS_A_STEP * k * p.lookup_ns * 1e-9
+            + min(RESIZE_BUDGET_S, RESIZE_REPEATS * 2 * p.build_s * (b > 1))
+            for p, b in zip(self.parts, self.rebuilds))
+
+    def keys_to_fit(self, budget_s: float, least: int = 10_000) -> int:
+        """The most keys (at most ``keys``, at least ``least``) whose run fits."""
+        if self.seconds() <= budget_s:
+            return self.keys
+        lo, hi = min(least, self.keys), self.keys
+        while hi - lo > max(1, lo // 100):
+            mid = (lo + hi) // 2
+            if self.seconds(mid) <= budget_s:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def describe(self) -> str:
+        worst = max(zip(self.parts, self.rebuilds),
+                    key=lambda pb: pb[1] * pb[0].build_s + pb[0].lookup_ns)
+        p, b = worst
+        return (f"{len(self.parts)} (strategy, N) run{'s' if len(self.parts) != 1 else ''} of "
+                f"{self.steps} steps over {self.keys:,} keys, {LOOKUPS_A_STEP} lookups a key "
+                f"a step, timed at each N; costliest: {p.label} at N={p.n:,} ({b} build"
+                f"{'s' if b != 1 else ''} of {p.build_s:.2g} s, {p.lookup_ns:,.0f} ns a key "
+                f"over {p.calibration_keys:,} keys)"
+                + (f"; x{self.stretch:.1f} for the machine's load ({load_note()})"
+                   if self.stretch > 1 else ""))
+
+
+def estimate_removal_cost(specs: Iterable[StrategySpec | str | tuple[str, Mapping[str, Any]]],
+                          node_counts: Iterable[int], keys: int, fractions: Iterable[Any],
+                          reg: Registry = registry) -> RemovalCost:
+    """Each (strategy, N) built once and timed; its steps priced from that."""
+    from .runner import calibrate, load_stretch
+
+    spec_list = [_spec(s) for s in specs]
+    counts = list(node_counts)
+    targets = [_target(f) for f in fractions]
+    parts, rebuilds = [], []
+    steps = 1 + 2 * len(targets)
+    for spec in spec_list:
+        cls = reg.get(spec.name)
+        rebuilder = (getattr(cls, "remove", None) is KeyedStrategy.remove
+                     and getattr(cls, "add", None) is KeyedStrategy.add)
+        for n in counts:
+            parts.append(calibrate(spec, n, reg))
+            rebuilds.append(steps if rebuilder else 1)
+    return RemovalCost(parts, rebuilds, steps, keys, load_stretch())

@@ -301,3 +301,244 @@ class _ChunkDigests:
         if d is None:
             d = self.cache[key] = self.chunk.columns[column].digest(hasher)
         return d
+
+
+# -- the cost estimate and key sampling (``run --budget``) ----------------------------------
+# Kept apart from the replay above: the CLI asks for an estimate before it starts, and
+# wraps the traces in a key sample when the user chose to fit the budget.
+
+#: lookups ``run_static`` makes a request (the base, join and leave strategies), plus the
+#: same three over each distinct key for the remap figures (counted as a request each: at
+#: most as many keys as requests)
+LOOKUPS_A_REQUEST = 6
+#: builds a (strategy, N) costs: the base, the joined and the left copies (a rebuild each),
+#: and build_cost's warm-up, timed and traced builds (tracemalloc slows the last ~2x)
+BUILDS_A_SCENARIO = 7
+#: the fewest requests a key sample aims at (below it the figures are mostly noise)
+MIN_SAMPLED_REQUESTS = 10_000
+
+
+@dataclass(frozen=True)
+class CostPart:
+    """What one (strategy, N) is expected to cost, from a calibration at that N."""
+
+    label: str
+    n: int
+    build_s: float
+    lookup_ns: float
+    calibration_keys: int
+
+    def seconds(self, requests: int, timed: int) -> float:
+        """Builds, lookups over ``requests``, and the timing phases (over ``timed`` keys:
+        the first chunk, a warm-up and at least three rounds; scalar: two passes of up to
+        1,000 keys and 40 ms of rounds)."""
+        per_key = self.lookup_ns * 1e-9
+        return (BUILDS_A_SCENARIO * self.build_s + LOOKUPS_A_REQUEST * per_key * requests
+                + 4 * per_key * timed + 2 * min(timed, 1000) * (per_key + 1e-6) + 0.04)
+
+
+@dataclass
+class CostEstimate:
+    """The run's expected wall time, and how it was derived (``describe``)."""
+
+    parts: list[CostPart]
+    #: requests of each trace whose length is known (None: a file read whole, unknown)
+    requests: list[int | None]
+    #: wall time over CPU time to expect: the load average over the cores, at least 1
+    stretch: float = 1.0
+
+    def seconds(self, share: float = 1.0) -> float:
+        """Expected seconds with a ``share`` of the keys kept (1: all)."""
+        return self._cpu_seconds(share) * self.stretch
+
+    def _cpu_seconds(self, share: float) -> float:
+        total = 0.0
+        for r in self.requests:
+            if r is None:
+                continue
+            kept = int(r * share)
+            total += sum(p.seconds(kept, min(kept, 1 << 18)) for p in self.parts)
+        return total
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for r in self.requests if r is None)
+
+    def share_to_fit(self, budget_s: float) -> float:
+        """The share of keys (at most 1) whose run fits ``budget_s``; never so few that a
+        trace keeps under MIN_SAMPLED_REQUESTS requests (the builds may not fit at all)."""
+        known = [r for r in self.requests if r]
+        if not known or self.seconds() <= budget_s:
+            return 1.0
+        floor = min(1.0, MIN_SAMPLED_REQUESTS / max(known))
+        lo, hi = floor, 1.0
+        if self.seconds(lo) > budget_s:
+            return floor
+        for _ in range(40):  # cost grows with the share: bisect
+            mid = (lo + hi) / 2
+            if self.seconds(mid) <= budget_s:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def describe(self) -> str:
+        """How the estimate was derived, in one line: the costliest (strategy, N) first."""
+        worst = max(self.parts, key=lambda p: p.seconds(max((r or 0) for r in self.requests),
+                                                        1 << 18))
+        requests = sum(r for r in self.requests if r)
+        text = (f"{len(self.parts)} strateg{'y' if len(self.parts) == 1 else 'ies'} x N, "
+                f"{requests:,} requests in {len(self.requests) - self.unknown} trace"
+                f"{'s' if len(self.requests) - self.unknown != 1 else ''}; each request costs "
+                f"{LOOKUPS_A_REQUEST} lookups and each (strategy, N) {BUILDS_A_SCENARIO} "
+                f"builds, timed at that N; costliest: {worst.label} at N={worst.n:,} "
+                f"(build {_human(worst.build_s)}, {worst.lookup_ns:,.0f} ns a key over "
+                f"{worst.calibration_keys:,} keys)")
+        if self.stretch > 1:
+            text += f"; x{self.stretch:.1f} for the machine's load ({load_note()})"
+        if self.unknown:
+            text += (f"; {self.unknown} trace file{'s' if self.unknown != 1 else ''} of "
+                     "unknown length not counted (--keys K bounds it)")
+        return text
+
+
+def _human(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def calibrate(spec: StrategySpec, n: int, reg: Registry = registry,
+              min_time: float = 0.005) -> CostPart:
+    """Build ``spec`` over N nodes (timed), then time ``lookup_many`` on a batch of random
+    digests, growing the batch until a call lasts ``min_time`` (best of three)."""
+    import time
+
+    cls = reg.get(spec.name)
+    if issubclass(cls, KeyedStrategy):  # before N names are made: N above what it supports
+        cls.check_count(n)
+        cls.check_size(n, **spec.params)
+    t0 = time.perf_counter()
+    s = reg.create_keyed(spec.name, [_node_name(i) for i in range(n)], **spec.params)
+    build_s = time.perf_counter() - t0
+    rng = np.random.default_rng(n)
+    pool = s.digest([b"%016x" % int(x) for x in rng.integers(0, 2**63, 4096)])
+    k = 64
+    while True:
+        d = np.resize(pool, k)
+        s.lookup_many(d[:64])  # warm: lazy maps, compilation
+        best = float("inf")
+        for _ in range(3):
+            t1 = time.perf_counter()
+            s.lookup_many(d)
+            best = min(best, time.perf_counter() - t1)
+        if best >= min_time or k >= 1 << 20:
+            break
+        k *= 8 if best < min_time / 16 else 2
+    del s
+    return CostPart(spec.label, n, build_s, best / k * 1e9, k)
+
+
+def estimate_run_cost(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
+                      traces: Iterable[Trace], reg: Registry = registry) -> CostEstimate:
+    """What ``run_static`` over these will take: each (strategy, N) built and timed once."""
+    parts = [calibrate(spec, n, reg) for spec in strategies for n in node_counts]
+    return CostEstimate(parts, [t.requests for t in traces], load_stretch())
+
+
+def load_stretch() -> float:
+    """How much longer than its CPU time a CPU-bound run takes here now: the 1-minute load
+    average over the cores, at least 1 (a calibration's best-of-three short batches see
+    the CPU alone; a long run shares it)."""
+    import os
+
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except (OSError, AttributeError):  # pragma: no cover - no load average
+        return 1.0
+
+
+def load_note() -> str:
+    import os
+
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except (OSError, AttributeError):  # pragma: no cover
+        return "load unknown"
+
+
+def _mix(d: np.ndarray) -> np.ndarray:
+    """A bijection of the digests (SplitMix64's finaliser after a constant): a key sample
+    by it is no arc of any strategy's digest space."""
+    z = d ^ np.uint64(0x243F6A8885A308D3)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _select(col: Any, idx: np.ndarray) -> Any:
+    from ...datasets import _trace as tr
+
+    if isinstance(col, tr.InternedColumn):
+        return tr.InternedColumn(col.ids[idx], col.vocab)
+    values = col.values if isinstance(col, tr.RawColumn) else col.keys()
+    return tr.RawColumn([values[i] for i in idx.tolist()])
+
+
+class KeySampledTrace(Trace):
+    """Every request of a uniform sample of the keys: those whose (mixed) xxh3 digest of
+    the routed column falls in the first ``share`` of the digest space. A key is in or
+    out with all its requests, so each kept key's popularity is the trace's."""
+
+    def __init__(self, inner: Trace, share: float) -> None:
+        if not 0 < share <= 1:
+            raise RoutebenchError(f"key sample share {share!r}: not in (0, 1]")
+        self.inner, self.share = inner, float(share)
+        self.route_on = inner.route_on
+        self.columns = inner.columns
+        self.available = inner.available
+        self.requests = None  # how many a sample keeps is known once read
+        self.recorded = inner.recorded  # type: ignore[misc]
+        self.kept = 0
+        self._limit = np.uint64(min(int(share * 2.0**64), 2**64 - 1))
+        self._hasher = get_hasher("xxh3")
+
+    @property
+    def stats(self) -> Any:  # type: ignore[override]
+        return self.inner.stats
+
+    @property
+    def label(self) -> str:
+        return self.inner.label
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "key_sample": round(self.share, 6),
+                "sampled_requests": self.kept or None}
+
+    def with_columns(self, *extra: str) -> KeySampledTrace:
+        self.inner.with_columns(*extra)
+        self.columns, self.available = self.inner.columns, self.inner.available
+        return self
+
+    def chunks(self) -> Any:
+        kept = 0
+        for chunk in self.inner.chunks():
+            keep = np.flatnonzero(
+                _mix(chunk.columns[self.route_on].digest(self._hasher)) < self._limit)
+            if keep.size == 0:
+                continue
+            kept += int(keep.size)
+            yield Chunk({c: _select(col, keep) for c, col in chunk.columns.items()},
+                        None if chunk.ts is None else chunk.ts[keep])
+        self.kept = kept
+
+
+def sample_keys(traces: Iterable[Trace], share: float) -> list[Trace]:
+    """The traces with only a ``share`` of their keys (all the requests of each kept key)."""
+    if share >= 1:
+        return list(traces)
+    return [KeySampledTrace(t, share) for t in traces]
