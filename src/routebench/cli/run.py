@@ -171,6 +171,9 @@ def _split(args: argparse.Namespace) -> Any:
                         ("--cache", args.cache)),
                 "those replay requests in order over the whole trace, which byte ranges "
                 "replayed apart cannot do exactly")
+    if "-" in (args.trace or ()):
+        raise RoutebenchError("--trace -: standard input cannot be split into byte ranges (it "
+                              "can be read only once); save it to a file")
     size = parse_size(args.split_size, "--split-size") if args.split_size else None
     workers, scheduler = dask_target(args.workers, args.scheduler)
     return Split(workers, scheduler, size, note=lambda m: say(args, m))

@@ -109,8 +109,7 @@ def _probe(f: Any, comp: str, at: int) -> bool:
 
     try:
         zstandard.get_frame_parameters(data)
-        d = zstandard.ZstdDecompressor().decompressobj()
-        d.decompress(data)
+        zstandard.ZstdDecompressor().decompressobj().decompress(data)
     except zstandard.ZstdError:
         return False
     return True

@@ -19,7 +19,7 @@ import numpy as np
 from ..._errors import RoutebenchError
 from ..._params import format_spec
 from ...caches import CacheSpec
-from ...datasets import Chunk, Trace
+from ...datasets import Chunk, FileSetTrace, Trace
 from ...datasets._distinct import DistinctSample
 from ...hashing import Hasher, get_hasher
 from ...records import StaticResult, display_label
@@ -241,7 +241,7 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
         scenarios = [StaticScenario(spec, n, trace, seed, reg) for spec in specs for n in counts]
         tc = trace_caches(cache, trace, scenarios, seed=seed, total=cache_total,
                           window=cache_window, max_memory=max_memory)
-        if split is not None and getattr(trace, "ranges", None) is not None:
+        if split is not None and isinstance(trace, FileSetTrace):
             from .split import replay_split
 
             keys, sample_keys, sample_digests = replay_split(trace, specs, counts, scenarios,
