@@ -8,7 +8,9 @@ the very sample one pass would hold (``DistinctSample.merge``), so remap and
 monotonicity over distinct keys are the same too; read statistics add (quoted rejected
 lines keep their line numbers). What depends on order is refused (``--cache``, ``--keys``
 on a file, sessions rebuilt from times); timing, build cost and memory are measured once,
-in this process, after the merge, on the first range's keys.
+in this process after the merge (the workers are idle then), on the first range's keys.
+(Lookup timing on a Dask worker is not the same measurement: a worker's event-loop
+thread takes the GIL from a sub-microsecond call loop now and then.)
 """
 
 from __future__ import annotations
@@ -120,65 +122,72 @@ def replay_split(trace: FileSetTrace, specs: Sequence[Any], nodes: Sequence[int]
 
     args = (list(specs), list(nodes), seed, trace.opts, trace.columns)
     bar = progress(f"{trace.label}: ranges", len(ranges)) if progress else None
+
+    def done() -> tuple[list[bytes], dict[str, np.ndarray]]:
+        if bar is not None:
+            bar.close()
+        ordered = [parts[i] for i in range(len(ranges))]
+        trace.finish([(s, fi) for s, fi, _ in ordered])
+        first = next((k for _, _, k in ordered if k), [])
+        return first, {h.name: h.many(first) for h in keys.hashers}
+
     try:
         if split.scheduler is None and split.workers <= 1:
             for r in ranges:
                 absorb(replay_range(*args, r))
                 if bar is not None:
                     bar.update(1)
-        else:
-            _on_dask(split, args, ranges, absorb, bar)
+            first, digests = done()
+            return keys, first[:SCALAR_SAMPLES], digests
+        from .._dask import dask_client
+
+        with dask_client(split.workers, split.scheduler) as client:
+            _on_dask(client, args, ranges, absorb, bar)
+        first, digests = done()
+        return keys, first[:SCALAR_SAMPLES], digests
     finally:
         if bar is not None:
             bar.close()
-    ordered = [parts[i] for i in range(len(ranges))]
-    trace.finish([(s, fi) for s, fi, _ in ordered])
-    first = next((k for _, _, k in ordered if k), [])
-    digests = {h.name: h.many(first) for h in keys.hashers}
-    return keys, first[:SCALAR_SAMPLES], digests
 
 
-def _on_dask(split: Split, args: tuple[Any, ...], ranges: Sequence[ByteRange],
+def _on_dask(client: Any, args: tuple[Any, ...], ranges: Sequence[ByteRange],
              absorb: Callable[[RangePartial], None], bar: Any) -> None:
     """Every range a task; partials merged as they finish; a range whose worker died runs
     once more, then the run stops naming it. A range's own error stops the run at once."""
     from distributed import as_completed
 
-    from .._dask import dask_client
-
-    with dask_client(split.workers, split.scheduler) as client:
-        tag = f"{time.time_ns():x}"
-        byk: dict[str, ByteRange] = {}
-        tries: dict[str, int] = {}
-        futures = []
-        for r in ranges:
-            key = f"routebench-range-{tag}-{r.index}"
-            byk[key], tries[key] = r, 1
-            futures.append(client.submit(replay_range, *args, r, key=key, pure=False))
-        ac = as_completed(futures, loop=client.loop)
-        try:
-            for fut in ac:
-                key = fut.key
-                try:
-                    part = fut.result()
-                except RoutebenchError:
-                    raise
-                except Exception as exc:  # the worker died (KilledWorker), or the task was lost
-                    r = byk[key]
-                    if tries[key] >= 2:
-                        raise RoutebenchError(
-                            f"{r.path} bytes {r.start:,}-{r.end:,}: the task failed twice: "
-                            f"{type(exc).__name__}: {exc}") from None
-                    new = f"{key}-retry"
-                    byk[new], tries[new] = r, tries[key] + 1
-                    ac.add(client.submit(replay_range, *args, r, key=new, pure=False))
-                    continue
-                with suppress(Exception):
-                    fut.release()
-                absorb(part)
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            for f in futures:
-                with suppress(Exception):
-                    f.cancel()
+    tag = f"{time.time_ns():x}"
+    byk: dict[str, ByteRange] = {}
+    tries: dict[str, int] = {}
+    futures = []
+    for r in ranges:
+        key = f"routebench-range-{tag}-{r.index}"
+        byk[key], tries[key] = r, 1
+        futures.append(client.submit(replay_range, *args, r, key=key, pure=False))
+    ac = as_completed(futures, loop=client.loop)
+    try:
+        for fut in ac:
+            key = fut.key
+            try:
+                part = fut.result()
+            except RoutebenchError:
+                raise
+            except Exception as exc:  # the worker died (KilledWorker), or the task was lost
+                r = byk[key]
+                if tries[key] >= 2:
+                    raise RoutebenchError(
+                        f"{r.path} bytes {r.start:,}-{r.end:,}: the task failed twice: "
+                        f"{type(exc).__name__}: {exc}") from None
+                new = f"{key}-retry"
+                byk[new], tries[new] = r, tries[key] + 1
+                ac.add(client.submit(replay_range, *args, r, key=new, pure=False))
+                continue
+            with suppress(Exception):
+                fut.release()
+            absorb(part)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        for f in futures:
+            with suppress(Exception):
+                f.cancel()
