@@ -29,7 +29,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..._errors import RoutebenchError
 from .._trace import Chunk, Trace
@@ -173,22 +173,6 @@ def plan_ranges(paths: Sequence[str], size: int) -> list[ByteRange]:
 
 
 # -- reading a range ---------------------------------------------------------------------
-def _plain(f: Any, start: int, end: int) -> Iterator[tuple[bytes, bool]]:
-    f.seek(start)
-    left = end - start
-    while left > 0:
-        b = f.read(min(BLOCK, left))
-        if not b:
-            return
-        left -= len(b)
-        yield b, False
-    while True:
-        b = f.read(_TAIL)
-        if not b:
-            return
-        yield b, True
-
-
 def _members(f: Any, r: ByteRange) -> Iterator[tuple[bytes, bool]]:
     """Decompressed bytes from the member (frame) at ``r.start`` on, each marked past
     ``r.end`` or not; a member that does not end at ``r.end`` means a wrong cut."""
@@ -268,13 +252,11 @@ def range_bytes(pieces: Iterator[tuple[bytes, bool]], first: bool) -> Iterator[b
 
 
 class _RangeStream(io.RawIOBase):
-    """A range's line-aligned, decompressed bytes as a raw stream."""
+    """A compressed range's line-aligned, decompressed bytes as a raw stream."""
 
     def __init__(self, r: ByteRange) -> None:
         self._f = open(r.path, "rb")  # noqa: SIM115 - closed by close()
-        pieces = _plain(self._f, r.start, r.end) if r.compression == "none" else \
-            _members(self._f, r)
-        self._it = range_bytes(pieces, r.first)
+        self._it = range_bytes(_members(self._f, r), r.first)
         self._out = memoryview(b"")
 
     def readable(self) -> bool:
@@ -298,14 +280,61 @@ class _RangeStream(io.RawIOBase):
             super().close()
 
 
+def _newline_at_or_after(f: Any, pos: int) -> int | None:
+    """The offset of the first ``\\n`` at or after ``pos`` in a plain file, or None."""
+    f.seek(pos)
+    while True:
+        b = f.read(_TAIL)
+        if not b:
+            return None
+        i = b.find(b"\n")
+        if i >= 0:
+            return pos + i
+        pos += len(b)
+
+
+class _Slice(io.RawIOBase):
+    """Bytes ``[a, b)`` of a plain file, read straight into the caller's buffer."""
+
+    def __init__(self, path: str, a: int, b: int) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._f.seek(a)
+        self._left = max(0, b - a)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        mv = memoryview(b).cast("B")
+        n = self._f.readinto(mv[:min(len(mv), self._left)]) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+
 def open_range(r: ByteRange) -> ByteStream:
     """The decompressed bytes of a range's lines (see the module doc); a whole file is read
     as ``run --trace FILE`` reads it."""
-    if r.first and r.end >= os.path.getsize(r.path):
+    size = os.path.getsize(r.path)
+    if r.first and r.end >= size:
         from ._io import open_bytes
 
         return open_bytes(r.path)[0]
-    if r.compression not in ("none", "gzip", "zstd"):
+    if r.compression == "none":  # the same rule, found by two short reads
+        with open(r.path, "rb") as f:
+            a = 0 if r.first else _newline_at_or_after(f, r.start)
+            b = _newline_at_or_after(f, r.end) if r.end < size else None
+        a = size if a is None else a + (0 if r.first else 1)
+        b = size if b is None else b + 1
+        return cast(ByteStream, _Slice(r.path, a, b))
+    if r.compression not in ("gzip", "zstd"):
         raise RoutebenchError(f"{r.path}: {r.compression} files are not split")
     return io.BufferedReader(_RangeStream(r), 1 << 20)
 
