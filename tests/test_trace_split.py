@@ -147,6 +147,19 @@ def test_cli_local_cluster_two_workers_equals_one_pass(logs, tmp_path) -> None:
     assert read["used"] == 6000 and read["rejected"] == 3
 
 
+def test_a_range_whose_worker_dies_runs_again_then_stops_the_run(logs, capsys,
+                                                               monkeypatch) -> None:
+    """A worker that dies mid-range: the range runs once more; dying again stops the run with
+    one line naming the range, never a hang or a merge without it."""
+    pytest.importorskip("distributed")
+    from routebench.harness.static.split import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "exit:1")
+    err = _err(capsys, ["run", "--trace", logs["plain"], "--workers", "2", "--split-size",
+                        "300000", "--strategy", "jump", "--nodes", "4", "--no-json", "-q"])
+    assert "the task failed twice" in err and "plain.log bytes 300,000-600,000" in err
+
+
 # -- the splitter: every line in exactly one range ---------------------------------------------
 _LINE = st.one_of(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")),
                   st.sampled_from([b"", b"x" * 300]))

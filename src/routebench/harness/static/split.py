@@ -15,6 +15,7 @@ thread takes the GIL from a sub-microsecond call loop now and then.)
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -32,6 +33,22 @@ __all__ = ["Split", "RangePartial", "replay_range", "replay_split", "range_size"
 
 #: keys of the first range handed back for the timing (a first chunk's worth at most)
 _TIMING_KEYS = 1 << 18
+#: for tests of failure handling: ``exit:N`` makes the Dask worker that runs range N exit
+#: (as if it died) mid-task
+FAULT_ENV = "ROUTEBENCH_SPLIT_FAULT"
+
+
+def _fault(r: ByteRange) -> None:
+    how, _, index = os.environ.get(FAULT_ENV, "").partition(":")
+    if how != "exit" or index != str(r.index):
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker: never this process
+        return
+    os._exit(17)
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,7 @@ def replay_range(specs: Sequence[Any], nodes: Sequence[int], seed: int, opts: Re
     from .runner import SCALAR_SAMPLES, StaticScenario, replay
 
     t0 = time.perf_counter()
+    _fault(r)
     trace = RangeTrace(r, opts, columns)
     scenarios = [StaticScenario(spec, n, trace, seed) for spec in specs for n in nodes]
     # the timing's keys: the first range's first chunk (its batch timing), a few elsewhere
