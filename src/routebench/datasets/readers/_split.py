@@ -479,7 +479,9 @@ class FileSetTrace(Trace):
         return sum(os.path.getsize(p) for p in self.paths)
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": "files", "pattern": self.pattern, "paths": self.paths,
+        # a glob of thousands of files: the first 50 paths (every result record has them)
+        d: dict[str, Any] = {"name": "files", "pattern": self.pattern,
+                             "files": len(self.paths), "paths": self.paths[:50],
                              "format": self.format.detail,
                              "compression": _one({f.compression for f in self.files}),
                              "route_on": self.route_on, "requests": self.requests}
