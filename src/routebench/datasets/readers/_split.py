@@ -207,15 +207,10 @@ def _members(f: Any, r: ByteRange) -> Iterator[tuple[bytes, bool]]:
                 member_at = pos
                 fed = True
             past = member_at >= r.end
-            if r.compression == "gzip":
-                out = d.decompress(buf, BLOCK)
-                rest = d.unused_data if d.eof else d.unconsumed_tail
-            else:
-                out = d.decompress(buf)
-                rest = d.unused_data if d.eof else b""
+            outs, rest = _inflate(d, r.compression, buf)
             pos += len(buf) - len(rest)
             buf = rest
-            if out:
+            for out in outs:
                 yield out, past
             if d.eof:
                 if member_at < r.end < pos:
@@ -223,6 +218,23 @@ def _members(f: Any, r: ByteRange) -> Iterator[tuple[bytes, bool]]:
                         f"{r.path}: byte {r.end:,} is not where a {r.compression} member "
                         "starts (a guessed cut was wrong); run it without --workers")
                 d, fed = new(), False
+
+
+def _inflate(d: Any, comp: str, buf: bytes) -> tuple[list[bytes], bytes]:
+    """Feed ``buf`` to a member's decompressor: its output (in pieces of at most ``BLOCK``
+    for gzip) and the input it did not take (the next member's, at a member's end)."""
+    if comp != "gzip":
+        out = d.decompress(buf)
+        return [out] if out else [], d.unused_data if d.eof else b""
+    outs = []
+    while True:
+        out = d.decompress(buf, BLOCK)
+        if out:
+            outs.append(out)
+        buf = d.unconsumed_tail
+        # output cut at BLOCK: more input is left, or zlib may hold more output
+        if d.eof or len(out) < BLOCK:
+            return outs, d.unused_data if d.eof else buf
 
 
 def range_bytes(pieces: Iterator[tuple[bytes, bool]], first: bool) -> Iterator[bytes]:
