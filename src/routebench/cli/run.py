@@ -51,8 +51,8 @@ them is deleted.
 examples:
   routebench run --strategy ring:vnodes=200 --strategy jump --nodes 5,50
   routebench run --trace access.log.gz --route-on client24
-  routebench run --trace 'logs/*.log.gz'                      a glob: its files as one trace
-  routebench run --trace 'logs/*.log.gz' --workers 2          byte ranges on 2 Dask workers
+  routebench run --trace 'logs/*.log.gz'                     a glob: its files as one trace
+  routebench run --trace 'logs/*.log.gz' --workers 2         byte ranges on 2 Dask workers
   routebench run --lb-config haproxy.cfg:app                 synthetic access log
   routebench run --lb-config nginx.conf:cache --trace access.log
   routebench run --lb-config haproxy.cfg:app --trace requests.csv --route-on url
@@ -137,14 +137,14 @@ def add_parser(sub: Any, light: bool = False) -> None:
 # -- huge traces: byte ranges on Dask (issue 15) ----------------------------------------------
 def _add_split_options(r: Any) -> None:
     sp = r.add_argument_group(
-        "huge traces",
+        "huge traces", wrap(
         "split trace files into byte ranges, each parsed and replayed as one Dask task, and "
         "merge the counts exactly (balance, remap, NAT skew, read statistics: the same "
         "numbers as one pass; timing is measured once, here, after the merge). Lines never "
         "straddle two ranges; a gzip member or zstd frame is never cut, so a file of one "
         "member (or bz2/xz) is one task. Not with --cache or --keys on a file (they depend "
         "on request order). A glob ('logs/*.gz', quoted) is its files as one trace, with or "
-        "without these options")
+        "without these options"))
     sp.add_argument("--workers", type=positive_int, default=None, metavar="W",
                     help="split over W local Dask worker processes, one thread each "
                          "(1: range after range in this process, to debug)")
