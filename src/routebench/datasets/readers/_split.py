@@ -453,6 +453,8 @@ class FileSetTrace(Trace):
         self.paths = list(paths)
         self.limit = opts.limit
         self.files = [FileTrace(p, copy.copy(opts)) for p in self.paths]
+        for f in self.files[1:]:  # each kept 1 MiB of its start; a line's length needs less
+            f._sample = f._sample[:_TAIL]
         first = self.files[0]
         self.opts = first.opts  # checked, the session gap in seconds
         for f in self.files[1:]:
