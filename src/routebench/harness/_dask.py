@@ -60,8 +60,11 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             client.close()
         return
     # a worker that dies fails its task at once (KilledWorker): the caller retries it once;
-    # the statistical profiler (for a dashboard we do not start) would sample every task
+    # a worker holds no task beyond the one it runs (saturation 1), so a task that kills
+    # its worker takes no other down with it; the statistical profiler (for a dashboard
+    # we do not start) would sample every task
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.worker.daemon": False,
                           "distributed.worker.profile.enabled": False}):
         try:
