@@ -159,6 +159,31 @@ def test_compare_does_not_gate_timing_from_different_workers():
     assert not cmp.passed  # quality metrics are still gated
 
 
+def test_compare_matches_sweep_cells_by_replicate():
+    """Replicate 1 pairs with replicate 1: not by position, so a report that lacks a
+    replicate (a failed or not yet resumed cell) or lists them in another order still
+    compares each run of a cell with the same run."""
+    def cell(rep: int, ptm: float) -> dict:
+        return {"record": "sweep-cell", "strategy": "jump", "params": {}, "label": "jump",
+                "nodes": 4, "trace": "uniform", "cell": f"run|jump|N=4|uniform|r{rep}",
+                "replicate": rep, "worker": "local", "metrics": {"peak_to_mean": ptm}}
+
+    def rep(*cells: dict) -> dict:
+        return {"schema": "routebench/2", "kind": "sweep", "results": list(cells)}
+
+    from routebench.reports.compare import parse_gate
+
+    gate = [parse_gate("peak_to_mean: +2%")]
+    base = rep(cell(0, 1.30), cell(1, 1.10))
+    cmp = compare(base, rep(cell(1, 1.10), cell(0, 1.30)), gate, show_all=True)
+    assert cmp.passed and cmp.compared == 2  # order does not matter
+    assert {r.group[1] for r in cmp.rows} == {"uniform r0", "uniform r1"}
+    cmp = compare(base, rep(cell(1, 1.10)), gate)  # replicate 0 missing: 1 still pairs with 1
+    assert cmp.passed and cmp.compared == 1 and cmp.only_base == 1
+    cmp = compare(base, rep(cell(1, 1.30)), gate)  # by position it would pair with r0 and pass
+    assert cmp.compared == 1 and not cmp.passed
+
+
 # -- Dask: an embedded LocalCluster -------------------------------------------------------------
 try:
     import distributed  # noqa: F401

@@ -20,6 +20,7 @@ from ._common import (
     node_counts,
     open_traces,
     plural,
+    positive_int,
     print_comparison,
     progress,
     refuse_with,
@@ -50,6 +51,8 @@ them is deleted.
 examples:
   routebench run --strategy ring:vnodes=200 --strategy jump --nodes 5,50
   routebench run --trace access.log.gz --route-on client24
+  routebench run --trace 'logs/*.log.gz'                     a glob: its files as one trace
+  routebench run --trace 'logs/*.log.gz' --workers 2         byte ranges on 2 Dask workers
   routebench run --lb-config haproxy.cfg:app                 synthetic access log
   routebench run --lb-config nginx.conf:cache --trace access.log
   routebench run --lb-config haproxy.cfg:app --trace requests.csv --route-on url
@@ -128,10 +131,69 @@ def add_parser(sub: Any, light: bool = False) -> None:
                     help="the server the 'add' edit appends: nginx its address (what the "
                          "hash hashes), HAProxy its name (default: nginx the next free "
                          "address, HAProxy 'new'; weight: the servers' most common)")
+    _add_split_options(r)
     r.set_defaults(func=run)
 
 
+# -- huge traces: byte ranges on Dask (issue 15) ----------------------------------------------
+def _add_split_options(r: Any) -> None:
+    sp = r.add_argument_group(
+        "huge traces", wrap(
+        "split trace files into byte ranges, each parsed and replayed as one Dask task, and "
+        "merge the counts exactly (balance, remap, NAT skew, read statistics: the same "
+        "numbers as one pass; timing is measured once, here, after the merge). Lines never "
+        "straddle two ranges; a gzip member or zstd frame is never cut, so a file of one "
+        "member (or bz2/xz) is one task. Not with --cache or --keys on a file (they depend "
+        "on request order). A glob ('logs/*.gz', quoted) is its files as one trace, with or "
+        "without these options"))
+    sp.add_argument("--workers", type=positive_int, default=None, metavar="W",
+                    help="split over W local Dask worker processes, one thread each "
+                         "(1: range after range in this process, to debug)")
+    sp.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="split over a running Dask scheduler's workers (the files must be "
+                         "at the same path on them); $DASK_SCHEDULER_ADDRESS works too "
+                         "with --split-size")
+    sp.add_argument("--split-size", metavar="SIZE",
+                    help="bytes a range, of the file as stored (compressed), e.g. 64MiB "
+                         "(default: the input over 4 ranges a worker, 4 MiB to 256 MiB)")
+
+
+def _split(args: argparse.Namespace) -> Any:
+    """The split of trace files asked for (--workers, --scheduler, --split-size), or None."""
+    if args.workers is None and args.scheduler is None and args.split_size is None:
+        return None
+    from .._units import parse_size
+    from ..harness._dask import dask_target
+    from ..harness.static.split import Split
+
+    given = "/".join(f for f, v in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                                    ("--split-size", args.split_size)) if v is not None)
+    refuse_with(given, (("--remove", args.remove), ("--lb-config", args.lb_config),
+                        ("--cache", args.cache)),
+                "those replay requests in order over the whole trace, which byte ranges "
+                "replayed apart cannot do exactly")
+    if "-" in (args.trace or ()):
+        raise RoutebenchError("--trace -: standard input cannot be split into byte ranges (it "
+                              "can be read only once); save it to a file")
+    size = parse_size(args.split_size, "--split-size") if args.split_size else None
+    workers, scheduler = dask_target(args.workers, args.scheduler)
+    return Split(workers, scheduler, size, note=lambda m: say(args, m))
+
+
+def _split_traces(args: argparse.Namespace, traces: list[Any], split: Any) -> list[Any]:
+    """The trace files as ``FileSetTrace`` s to split (synthetic traces stay as they are)."""
+    from ..datasets import FileSetTrace, FileTrace, open_file_set
+
+    out = [open_file_set(t.path, t.opts) if isinstance(t, FileTrace) else t for t in traces]
+    if split is not None and not any(isinstance(t, FileSetTrace) for t in out):
+        raise RoutebenchError("--workers/--scheduler/--split-size split trace files: give "
+                              "--trace FILE or a quoted glob such as 'logs/*.log.gz'")
+    return out
+# -- end of huge traces ------------------------------------------------------------------------
+
+
 def run(args: argparse.Namespace) -> int:
+    split = _split(args)
     if args.lb_config is not None:
         return _run_lb_config(args)
     if args.remove is not None:
@@ -150,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
     keys = parse_count(args.keys, "--keys") if args.keys else None
     budget_s = parse_budget(args)  # a bad --budget costs no trace opened
     traces = open_traces(args.trace or DEFAULT_TRACES, keys, args)
+    if split is not None:
+        traces = _split_traces(args, traces, split)
     files = [t for t in traces if t.recorded]
     say(args, f"routebench run: {plural(len(specs), 'strategy', 'strategies')} x "
               f"{plural(len(nodes), 'node count')} x {plural(len(traces), 'trace')}, "
@@ -162,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         specs, nodes, traces, seed=args.seed, progress=progress(args.quiet), cache=cache,
         cache_total=args.cache_total,
         cache_window=parse_count(args.cache_window, "--cache-window") if args.cache_window
-        else None)
+        else None, split=split)
     elapsed = time.perf_counter() - t0
     for t in files:
         say(args, f"{t.label}: {t.stats.summary()}; routed on {t.route_on}")
@@ -172,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
               "strategies": [s.label for s in specs],
               "traces": [t.describe() for t in traces], "elapsed_s": round(elapsed, 2)}
     config.update(budget_report(args, budget, traces, results))
+    if split is not None:
+        config["split"] = {"workers": None if split.scheduler else split.workers,
+                           "scheduler": split.scheduler, "size": split.size}
     report = make_report("run", results, config)
     print(run_table(report["results"], args.format))
     if base is not None and args.base_python:

@@ -68,30 +68,16 @@ def add_parser(sub: Any, light: bool = False) -> None:
     s.set_defaults(func=run)
 
 
-def _scheduler(args: argparse.Namespace) -> str | None:
-    """--scheduler; else $DASK_SCHEDULER_ADDRESS, unless --workers asks for local ones."""
-    from ..harness.sweep import SCHEDULER_ENV
-
-    if args.scheduler:
-        return str(args.scheduler)
-    if args.workers is not None:
-        return None
-    return os.environ.get(SCHEDULER_ENV) or None
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..harness.sweep import default_workers, estimate, load_config, resume_state, run_sweep
+    from ..harness._dask import dask_target
+    from ..harness.sweep import estimate, load_config, resume_state, run_sweep
 
     cfg = load_config(args.config)
     if args.resume and args.overwrite:
         raise RoutebenchError("--resume and --overwrite: give one")
     if args.resume and not args.json:
         raise RoutebenchError("--resume reads the JSON report: it cannot go with --no-json")
-    scheduler = _scheduler(args)
-    if scheduler and args.workers is not None and args.scheduler:
-        raise RoutebenchError("--workers sizes a local cluster; with --scheduler the cluster's "
-                              "own workers run the cells")
-    workers = args.workers or default_workers()
+    workers, scheduler = dask_target(args.workers, args.scheduler)
     if args.overwrite and args.json and os.path.exists(args.json):
         os.remove(args.json)
     csv_path = None if args.no_csv else (args.csv or _csv_beside(args.json))

@@ -13,7 +13,15 @@ from typing import Any
 from .._errors import RoutebenchError, choices
 from .._params import parse_spec
 from ._trace import Chunk, InternedColumn, KeyColumn, RawColumn, SyntheticTrace, Trace, Vocabulary
-from .readers import FileTrace, ReadOptions, ReadStats, open_file
+from .readers import (
+    FileSetTrace,
+    FileTrace,
+    ReadOptions,
+    ReadStats,
+    is_glob,
+    open_file,
+    open_file_set,
+)
 from .synthetic import (
     SYNTHETIC,
     AccessLogTrace,
@@ -28,6 +36,7 @@ __all__ = [
     "SYNTHETIC",
     "AccessLogTrace",
     "Chunk",
+    "FileSetTrace",
     "FileTrace",
     "InternedColumn",
     "KeyColumn",
@@ -42,6 +51,7 @@ __all__ = [
     "ZipfTrace",
     "is_file_spec",
     "open_file",
+    "open_file_set",
     "open_trace",
     "synthetic_trace",
 ]
@@ -68,10 +78,13 @@ def open_trace(spec: str, requests: int | None = None, seed: int = 0, *,
     ``DEFAULT_REQUESTS``); for a file, the most requests to read (default:
     all of it), and ``options``/``read`` are :class:`ReadOptions` fields
     (format, log_format, columns, route_on, session, session_gap, strict, ...).
+    A pattern (``logs/*.log.gz``) is its files, in name order, as one trace.
     """
     if is_file_spec(spec):
         if requests is not None:
             read = {**read, "limit": requests}
+        if is_glob(spec):
+            return open_file_set(spec, options, **read)
         return open_file(spec, options, **read)
     route_on = read.pop("route_on", None)
     if options is not None or read:

@@ -83,3 +83,28 @@ class DistinctSample:
                 self.digests[name] = self.digests[name][: self.capacity]
             self.threshold = self.refs[-1]
         return uniq[new]
+
+    def state(self) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+        """What :meth:`merge` takes from another sample: its reference digests, every hash
+        function's digests of the same keys, and whether it is a subset already."""
+        return self.refs, self.digests, self.sampled
+
+    def merge(self, refs: np.ndarray, digests: dict[str, np.ndarray], sampled: bool) -> None:
+        """Add another sample's keys (its :meth:`state`): afterwards this sample is exactly
+        the one a single pass over both inputs would hold.
+
+        Each sample holds the smallest ``capacity`` reference digests of its input, so
+        each of the smallest ``capacity`` of the union is in one of them: the smallest
+        ``capacity`` of the two samples together are those of the whole input.
+        """
+        if refs.size == 0 and not sampled:
+            return
+        allr = np.concatenate([self.refs, refs])
+        uniq, first = np.unique(allr, return_index=True)
+        cut = uniq.size > self.capacity or sampled or self.sampled
+        keep = first[: self.capacity]
+        self.refs = uniq[: self.capacity]
+        for name in self.digests:
+            self.digests[name] = np.concatenate([self.digests[name], digests[name]])[keep]
+        if cut and self.refs.size:
+            self.threshold = self.refs[-1]

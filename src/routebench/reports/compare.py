@@ -201,20 +201,35 @@ def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return identity(r)
 
 
+def _replicate(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A sweep cell's replicate (its seeds value), which tells apart the runs of one cell:
+    replicate 1 pairs with replicate 1 whatever the order or the cells either side lacks."""
+    return (("replicate", r.get("replicate", 0)),) if r.get("record") == "sweep-cell" else ()
+
+
+def _key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return _identity(r) + _replicate(r)
+
+
+def _workload(r: Mapping[str, Any]) -> str:
+    """The trace a row shows; a sweep cell's replicate after it (``zipf r1``)."""
+    return workload(r) + (f" r{r.get('replicate', 0)}" if _replicate(r) else "")
+
+
 def _loose(r: Mapping[str, Any]) -> tuple[Any, ...]:
     """The identity without parameters: matches a scenario whose defaults changed."""
-    i = _identity(r)
+    i = _key(r)
     return (i[0],) + i[2:]
 
 
 def _index(results: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
     out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for r in results:
-        k = _identity(r)
+        k = _key(r)
         n = 1
         while k in out:  # the same scenario twice in one report: keep both, in order
             n += 1
-            k = _identity(r) + (n,)
+            k = _key(r) + (n,)
         out[k] = r
     return out
 
@@ -445,7 +460,7 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
         cmp.notes.append("note: configured gates on metrics these reports do not have: "
                          + ", ".join(absent))
     for b, n in pairs:
-        group = (_pair_label(b, n, varying), workload(n), str(n.get("nodes", "")))
+        group = (_pair_label(b, n, varying), _workload(n), str(n.get("nodes", "")))
         bm, nm = b.get("metrics") or {}, n.get("metrics") or {}
         for metric in list(nm) + [k for k in bm if k not in nm]:
             if wanted is not None and metric not in wanted and metric not in gmap:
@@ -458,7 +473,7 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
                 cmp.rows.append(row)
     for side, recs in (("only in base", only_b), ("only in new", only_n)):
         for r in recs:
-            group = (_label(r, varying), workload(r), str(r.get("nodes", "")))
+            group = (_label(r, varying), _workload(r), str(r.get("nodes", "")))
             cmp.rows.append(Row(group, "-", status=side))
     cmp.notes += _notes(base, new, pairs, timing_unpaired=cmp.not_gated > 0)
     if any(timed_apart(b, n) for b, n in pairs):

@@ -234,3 +234,15 @@ def open_file(path: str | os.PathLike[str], options: ReadOptions | None = None,
     """A recorded trace; ``options``/keywords are :class:`ReadOptions` fields."""
     return FileTrace(path, options, **kw)
 
+
+from ._split import (  # noqa: E402 - they build on FileTrace
+    ByteRange,
+    FileSetTrace,
+    RangeTrace,
+    is_glob,
+    open_file_set,
+    plan_ranges,
+)
+
+__all__ += ["ByteRange", "FileSetTrace", "RangeTrace", "is_glob", "open_file_set",
+            "plan_ranges"]

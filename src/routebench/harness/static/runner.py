@@ -19,7 +19,7 @@ import numpy as np
 from ..._errors import RoutebenchError
 from ..._params import format_spec
 from ...caches import CacheSpec
-from ...datasets import Chunk, Trace
+from ...datasets import Chunk, FileSetTrace, Trace
 from ...datasets._distinct import DistinctSample
 from ...hashing import Hasher, get_hasher
 from ...records import StaticResult, display_label
@@ -111,6 +111,21 @@ class StaticScenario:
                 a = a0 if col == self.route_on else self.base.lookup_many(digests(col, self.hasher))
                 self.nat_counts[col] += np.bincount(a, minlength=self.n)
 
+    def tally(self) -> dict[str, Any]:
+        """The counts ``update`` accumulated: what a byte range's task hands back."""
+        return {"counts": self.counts, "total": self.total, "moved_join": self.moved_join,
+                "moved_leave": self.moved_leave, "nat_counts": self.nat_counts}
+
+    def absorb(self, t: dict[str, Any]) -> None:
+        """Add another replay's ``tally()`` (of other requests of the same trace): every
+        count adds, so the result is the one a single pass would give."""
+        self.counts = self.counts + t["counts"]
+        self.total += int(t["total"])
+        self.moved_join += int(t["moved_join"])
+        self.moved_leave += int(t["moved_leave"])
+        for col, c in t["nat_counts"].items():
+            self.nat_counts[col] = self.nat_counts[col] + c
+
     def _key_remap(self, keys: DistinctSample) -> dict[str, Any]:
         """Remap and monotonicity over the distinct keys (the sample's digests)."""
         d = keys.digests[self.hasher.name]
@@ -186,7 +201,7 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                progress: Callable[[str, int | None], Any] | None = None,
                cache: CacheSpec | str | None = None, cache_total: bool = False,
                cache_window: int | None = None,
-               max_memory: int | None = None) -> list[StaticResult]:
+               max_memory: int | None = None, split: Any = None) -> list[StaticResult]:
     """Every strategy at every node count over every trace, as result records.
 
     ``cache`` (``"LRU:size=1%"``) gives every node a cache (``cache_total``: the
@@ -194,6 +209,11 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
     result (see ``harness/static/cache.py``); ``cache_window`` is the hit-ratio
     window in requests (default: 10,000, fewer on a short trace), ``max_memory``
     what all the caches together may take (bytes).
+
+    ``split`` (a ``harness.static.split.Split``: workers, scheduler, range size) replays
+    every trace of files (``datasets.FileSetTrace``: a glob, or a file opened to be
+    split) as byte ranges, one a task, and merges their counts exactly; timing is measured
+    here after the merge, as without it.
 
     ``progress(stage, total)`` is called to start each stage and must return
     an object with ``update(n)`` and ``close()`` (a tqdm bar fits).
@@ -210,30 +230,24 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
                 f"strategy {spec.name!r} is a {reg.get(spec.name).kind}; "
                 "`routebench run` measures keyed strategies (balancers: `routebench simulate`)"
             )
+    if split is not None and cache is not None:
+        raise RoutebenchError(
+            "--cache replays every node's cache in request order over the whole trace, "
+            "which byte ranges replayed apart cannot do exactly: drop --workers/--scheduler "
+            "(a glob then runs as one trace in this process)")
     builds: dict[tuple[str, int], tuple[float, int]] = {}
     results: list[StaticResult] = []
     for trace in traces:
         scenarios = [StaticScenario(spec, n, trace, seed, reg) for spec in specs for n in counts]
         tc = trace_caches(cache, trace, scenarios, seed=seed, total=cache_total,
                           window=cache_window, max_memory=max_memory)
-        keys = DistinctSample(sc.hasher for sc in scenarios)
-        sample_keys: list[bytes] = []
-        sample_digests: dict[str, np.ndarray] = {}
-        bar = progress(f"{trace.label}: replay", trace.requests) if progress else None
-        for chunk in trace.chunks():
-            digests = _ChunkDigests(chunk)
-            for sc in scenarios:
-                sc.update(digests)
-            tc.update(chunk, digests)
-            keys.add(partial(digests, trace.route_on))
-            if not sample_keys:
-                sample_keys = chunk.columns[trace.route_on].keys(SCALAR_SAMPLES)
-                for h in keys.hashers:
-                    sample_digests[h.name] = digests(trace.route_on, h)
-            if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
+        if split is not None and isinstance(trace, FileSetTrace):
+            from .split import replay_split
+
+            keys, sample_keys, sample_digests = replay_split(trace, specs, counts, scenarios,
+                                                             seed, split, progress)
+        else:
+            keys, sample_keys, sample_digests = replay(trace, scenarios, tc, progress)
         _check_keys_vary(trace, keys, scenarios)
         tc.finish()  # with caches: the join and leave phases replay the trace's start
         bar = progress(f"{trace.label}: timing", len(scenarios)) if progress else None
@@ -248,6 +262,35 @@ def run_static(strategies: Iterable[StrategySpec], node_counts: Iterable[int],
             bar.close()
         _warn_noise_floor(results[-len(scenarios):])
     return results
+
+
+def replay(trace: Trace, scenarios: Sequence[StaticScenario], tc: Any,
+           progress: Callable[[str, int | None], Any] | None = None,
+           sample: int = SCALAR_SAMPLES,
+           ) -> tuple[DistinctSample, list[bytes], dict[str, np.ndarray]]:
+    """One pass over ``trace``: every scenario (and the caches ``tc``, or None) tallies
+    every chunk. Returns the distinct-key sample and the first chunk's keys (up to
+    ``sample``) and digests by hash function, which the timing uses."""
+    keys = DistinctSample(sc.hasher for sc in scenarios)
+    sample_keys: list[bytes] = []
+    sample_digests: dict[str, np.ndarray] = {}
+    bar = progress(f"{trace.label}: replay", trace.requests) if progress else None
+    for chunk in trace.chunks():
+        digests = _ChunkDigests(chunk)
+        for sc in scenarios:
+            sc.update(digests)
+        if tc is not None:
+            tc.update(chunk, digests)
+        keys.add(partial(digests, trace.route_on))
+        if not sample_keys:
+            sample_keys = chunk.columns[trace.route_on].keys(sample)
+            for h in keys.hashers:
+                sample_digests[h.name] = digests(trace.route_on, h)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return keys, sample_keys, sample_digests
 
 
 def _check_keys_vary(trace: Trace, keys: DistinctSample,

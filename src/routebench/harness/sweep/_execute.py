@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..._errors import RoutebenchError
 from ...records import METRICS, make_report
+from .._dask import CONNECT_TIMEOUT, SCHEDULER_ENV, default_workers
+from .._dask import dask_client as _client
 from ._cells import failed_cell, run_cell, warm
 from ._config import Cell, SweepConfig
 
 __all__ = ["SweepOutcome", "run_sweep", "resume_state", "csv_columns", "estimate",
-           "default_workers", "CONNECT_TIMEOUT", "SCHEDULER_ENV"]
+           "default_workers", "CONNECT_TIMEOUT", "SCHEDULER_ENV"]  # the last two: .._dask
 
-#: seconds to reach a running scheduler before giving up with its address and the error
-CONNECT_TIMEOUT = 5.0
-#: seconds to wait for a running scheduler to have a worker
-WORKER_TIMEOUT = 30.0
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 _FIXED = ("cell", "status", "engine", "strategy", "label", "params", "nodes", "trace",
           "replicate", "seed", "worker", "elapsed_s", "attempts", "error")
 
@@ -236,55 +232,6 @@ def _bar(total: int, show: bool) -> Any:
                 disable=None, dynamic_ncols=True)
 
 
-@contextmanager
-def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: to a running scheduler, or to a LocalCluster started (and stopped) here."""
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise RoutebenchError("running on Dask needs dask.distributed: pip install "
-                              "'routebench[dask]' (or --workers 1 to run in this process)"
-                              ) from None
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise RoutebenchError(f"cannot reach the Dask scheduler at {scheduler}: "
-                                  f"{str(exc) or type(exc).__name__}") from None
-        try:
-            try:
-                client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-            except (TimeoutError, OSError):
-                raise RoutebenchError(f"the Dask scheduler at {scheduler} has no worker after "
-                                      f"{WORKER_TIMEOUT:g} s (start one: dask worker "
-                                      f"{scheduler})") from None
-            yield client
-        finally:
-            client.close()
-        return
-    # a worker that dies fails its task at once (KilledWorker): the sweep retries it once;
-    # the statistical profiler (for a dashboard we do not start) would sample every cell
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.daemon": False,
-                          "distributed.worker.profile.enabled": False}):
-        try:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL)
-        except (RuntimeError, OSError, TimeoutError) as exc:
-            raise RoutebenchError(f"could not start a local Dask cluster of {workers} "
-                                  f"workers: {exc} (--workers 1 runs in this process)"
-                                  ) from None
-    try:
-        client = Client(cluster, set_as_default=False)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
-
-
 def _run_dask(client: Any, cfg: SweepConfig, todo: list[Cell],
               finished: Callable[[dict[str, Any]], None]) -> None:
     """Submit every cell; collect them as they finish; a cell whose worker died is run once
@@ -328,8 +275,3 @@ def estimate(cfg: SweepConfig, cells: Sequence[Cell], workers: int) -> tuple[flo
     longest = max((cfg.cost_s(c) for c in cells), default=0.0)
     start = 0.0 if workers <= 1 else 3.0  # a LocalCluster's start and warm-up
     return total, start + max(total / max(workers, 1), longest)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
