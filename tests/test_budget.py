@@ -144,7 +144,7 @@ REMOVE = ["run", "--remove", "10%,30%", "--strategy", "rendezvous", "--nodes", "
 def test_remove_over_budget_stop_and_sample(capsys, tmp_path):
     assert main([*REMOVE, "--budget", "50ms", "--over-budget", "stop", "-q"]) == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert "run --remove: estimated" in line and "5 steps over 100,000 keys" in line
+    assert "error: --remove: estimated" in line and "5 steps over 100,000 keys" in line
     assert "stopped (--over-budget stop)" in line
     out = tmp_path / "rm.json"
     assert main([*REMOVE, "--budget", "1s", "--json", str(out), "-q"]) == 0
@@ -171,3 +171,45 @@ def test_a_loaded_machine_stretches_the_estimate(monkeypatch):
     assert runner.load_stretch() == 4.0
     monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.0, 0.0))
     assert runner.load_stretch() == 1.0
+
+
+# -- trace files: their length estimated from their size --------------------------------------
+def _log(tmp_path, lines: int, name: str = "a.log") -> str:
+    path = tmp_path / name
+    assert main(["trace", "generate", "access-log", "-n", str(lines), "-o", str(path),
+                 "-q"]) == 0
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["a.log", "a.log.gz", "a.log.zst"])
+def test_a_files_lines_are_estimated_from_its_size(tmp_path, name):
+    from routebench.datasets.readers._io import PEEK, estimate_lines
+
+    small = _log(tmp_path, 2_000, "s-" + name)
+    assert estimate_lines(small) == 2_000  # read whole: exact
+    big = _log(tmp_path, 120_000, name)
+    est = estimate_lines(big)
+    assert est is not None and abs(est - 120_000) <= 0.1 * 120_000
+    assert open_trace(big).estimated_requests() == est
+    import os
+
+    assert name != "a.log" or os.path.getsize(big) > PEEK  # the plain one is estimated
+
+
+def test_a_trace_file_over_the_budget_is_said_before_the_run(capsys, tmp_path):
+    log = _log(tmp_path, 20_000)
+    rc = main(["run", "--trace", log, "--strategy", "rendezvous", "--nodes", "3000",
+               "--budget", "50ms", "--over-budget", "stop", "-q", "--no-json"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "about 20,000 requests in 1 trace (1 estimated from its size)" in err
+    assert "routebench run: error: estimated" in err  # said once, not twice
+
+
+def test_a_split_replay_over_the_budget_stops_rather_than_sampling(capsys, tmp_path):
+    log = _log(tmp_path, 20_000)
+    rc = main(["run", "--trace", log, "--strategy", "rendezvous", "--nodes", "3000",
+               "--budget", "50ms", "--workers", "1", "--split-size", "1MiB", "-q",
+               "--no-json"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a split replay cannot sample keys" in err

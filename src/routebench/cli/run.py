@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
               f"{_size(keys, len(files), len(traces))}, seed {args.seed}"
               + (f", a {args.cache} cache a node" if cache is not None and not args.cache_total
                  else f", {args.cache} caches in all" if cache is not None else ""))
-    traces, budget = fit_budget(args, budget_s, specs, nodes, traces)
+    traces, budget = fit_budget(args, budget_s, specs, nodes, traces, split)
     t0 = time.perf_counter()
     results = run_static(
         specs, nodes, traces, seed=args.seed, progress=progress(args.quiet), cache=cache,
@@ -288,27 +288,36 @@ def parse_budget(args: argparse.Namespace) -> float:
 
 
 def fit_budget(args: argparse.Namespace, budget: float, specs: list[Any], nodes: list[int],
-               traces: list[Any]) -> tuple[list[Any], dict[str, Any] | None]:
-    """The cost estimate; over the budget: say so, then sample the keys, stop or go on."""
+               traces: list[Any], split: Any = None) -> tuple[list[Any], dict[str, Any] | None]:
+    """The cost estimate; over the budget: say so, then sample the keys, stop or go on.
+    A split replay spreads over its local workers (a scheduler's count is not known here:
+    the estimate stays one process's); its byte ranges cannot be key-sampled."""
     from ..harness.static.runner import estimate_run_cost, sample_keys
 
     est = estimate_run_cost(specs, nodes, traces)
-    total = est.seconds()
+    spread = split.workers if split is not None and not split.scheduler else 1
+    total = est.seconds() / max(1, spread or 1)
     info: dict[str, Any] = {"budget_s": budget, "estimate_s": round(total, 1),
                             "over_budget": args.over_budget, "key_sample": 1.0}
     if total <= budget:
         return traces, info
-    line = (f"routebench run: estimated {_dur(total)}, above the budget of {_dur(budget)} "
-            f"(--budget): {est.describe()}")
-    if args.over_budget == "stop":
-        raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
-                                     "--over-budget sample, or give a larger --budget")
+    line = (f"estimated {_dur(total)}, above the budget of {_dur(budget)} "
+            f"(--budget): {est.describe()}"
+            + (f"; over {spread} workers" if spread and spread > 1 else ""))
+    if args.over_budget == "stop" or (split is not None and args.over_budget == "sample"):
+        why = ("stopped (--over-budget stop); sample with --over-budget sample, or give a "
+               "larger --budget" if args.over_budget == "stop" else
+               "stopped: a split replay cannot sample keys; --over-budget run runs it all, "
+               "or give a larger --budget")
+        raise RoutebenchError(line + "; " + why)
     if args.over_budget == "run":
-        print(line + "; running it all (--over-budget run)", file=sys.stderr)
+        print("routebench run: " + line + "; running it all (--over-budget run)",
+              file=sys.stderr)
         return traces, info
     share = est.share_to_fit(budget)
     fits = est.seconds(share)
-    print(line + f"; sampling {share:.2%} of the keys (every request of each) to take about "
+    print("routebench run: " + line + f"; sampling {share:.2%} of the keys (every request of "
+                                       "each) to take about "
                  f"{_dur(fits)}" + ("" if fits <= budget else ", the least sample: the "
                                     "builds alone exceed the budget")
           + " (--over-budget run: all of them)", file=sys.stderr)
@@ -328,16 +337,17 @@ def fit_removal_budget(args: argparse.Namespace, budget: float, specs: list[Any]
                             "keys": keys, "key_sample": 1.0}
     if total <= budget:
         return keys, info
-    line = (f"routebench run --remove: estimated {_dur(total)}, above the budget of "
+    line = (f"--remove: estimated {_dur(total)}, above the budget of "
             f"{_dur(budget)} (--budget): {est.describe()}")
     if args.over_budget == "stop":
         raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
                                      "--over-budget sample, or give a larger --budget")
     if args.over_budget == "run":
-        print(line + "; running it all (--over-budget run)", file=sys.stderr)
+        print("routebench run: " + line + "; running it all (--over-budget run)",
+              file=sys.stderr)
         return keys, info
     fit = est.keys_to_fit(budget)
-    print(line + f"; sampling {fit:,} of the {keys:,} keys to take about "
+    print("routebench run " + line + f"; sampling {fit:,} of the {keys:,} keys to take about "
                  f"{_dur(est.seconds(fit))} (--over-budget run: all of them)", file=sys.stderr)
     info.update(keys=fit, key_sample=round(fit / keys, 6))
     return fit, info

@@ -158,6 +158,10 @@ class Trace(ABC):
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
 
+    def estimated_requests(self) -> int | None:
+        """``requests`` where it is known; a file's estimate from its size otherwise."""
+        return self.requests
+
     @property
     def raw_columns(self) -> tuple[str, ...]:
         """The columns as recorded (a file's own fields; derived ones such as client24 not)."""

@@ -100,6 +100,14 @@ class FileTrace(Trace):
         self.columns = tuple(dict.fromkeys(
             [self.route_on] + [c for c in _CHUNK_COLUMNS if c in self.available]))
 
+    def estimated_requests(self) -> int | None:
+        """The limit, the count of a full read, or about as many as the file has lines."""
+        if self.requests is not None:
+            return self.requests
+        from ._io import estimate_lines
+
+        return estimate_lines(self.path)
+
     def _read_head(self, stream, comp: str) -> bytes:
         parts = []
         got = 0

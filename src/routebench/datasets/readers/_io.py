@@ -192,6 +192,60 @@ def open_bytes(path: str | os.PathLike[str]) -> tuple[ByteStream, str]:
     return stream, comp
 
 
+#: raw bytes a file's line count is estimated from (its size does the rest)
+PEEK = 4 << 20
+
+
+def estimate_lines(path: str | os.PathLike[str]) -> int | None:
+    """About how many lines ``path`` holds: its size times the lines a raw byte of its
+    first ``PEEK`` bytes (decompressed, member after member or frame after frame, where
+    it is compressed) carries; exact for a file that short. None for stdin or a file that
+    cannot be read (reading it says why)."""
+    if str(path) == "-":
+        return None
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            raw = f.read(PEEK)
+    except OSError:
+        return None
+    if not raw:
+        return 0
+    try:
+        data = _peek_decompressed(raw, sniff_compression(raw[:16]))
+    except Exception:  # noqa: BLE001 - decompressors raise many kinds; the read says why
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if len(raw) >= size:
+        return lines
+    return round(lines * size / len(raw))
+
+
+def _peek_decompressed(raw: bytes, comp: str) -> bytes:
+    if comp == "none":
+        return raw
+    parts, rest = [], raw
+    while rest.strip(b"\0"):  # gzip members and zstd frames follow one another
+        d: Any
+        if comp == "gzip":
+            import zlib
+
+            d = zlib.decompressobj(31)
+        elif comp == "bz2":
+            d = bz2.BZ2Decompressor()
+        elif comp == "xz":
+            d = lzma.LZMADecompressor()
+        else:
+            import zstandard
+
+            d = zstandard.ZstdDecompressor().decompressobj()
+        parts.append(d.decompress(rest))
+        if not d.eof:  # the peek ends inside this one
+            break
+        rest = d.unused_data
+    return b"".join(parts)
+
+
 def show_bytes(raw: bytes, limit: int = 120) -> str:
     """Bytes from a trace as one quoted line a person can read: UTF-8 text as it is,
     anything else escaped once (``\\x00``, ``\\t``), cut to ``limit`` characters."""

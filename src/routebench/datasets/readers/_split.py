@@ -492,6 +492,12 @@ class FileSetTrace(Trace):
     def bytes(self) -> int:
         return sum(os.path.getsize(p) for p in self.paths)
 
+    def estimated_requests(self) -> int | None:
+        if self.requests is not None:
+            return self.requests
+        counts = [f.estimated_requests() for f in self.files]
+        return None if None in counts else sum(c or 0 for c in counts)
+
     def describe(self) -> dict[str, Any]:
         # a glob of thousands of files: the first 50 paths (every result record has them)
         d: dict[str, Any] = {"name": "files", "pattern": self.pattern,

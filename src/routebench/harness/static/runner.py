@@ -389,6 +389,8 @@ class CostEstimate:
     requests: list[int | None]
     #: wall time over CPU time to expect: the load average over the cores, at least 1
     stretch: float = 1.0
+    #: traces whose requests are estimated (a file's size times its first bytes' lines)
+    estimated: int = 0
 
     def seconds(self, share: float = 1.0) -> float:
         """Expected seconds with a ``share`` of the keys kept (1: all)."""
@@ -431,8 +433,12 @@ class CostEstimate:
                                                         1 << 18))
         requests = sum(r for r in self.requests if r)
         text = (f"{len(self.parts)} strateg{'y' if len(self.parts) == 1 else 'ies'} x N, "
-                f"{requests:,} requests in {len(self.requests) - self.unknown} trace"
-                f"{'s' if len(self.requests) - self.unknown != 1 else ''}; each request costs "
+                f"{'about ' if self.estimated else ''}{requests:,} requests in "
+                f"{len(self.requests) - self.unknown} trace"
+                f"{'s' if len(self.requests) - self.unknown != 1 else ''}"
+                f"{f' ({self.estimated} estimated from its size)' if self.estimated == 1 else ''}"
+                f"{f' ({self.estimated} estimated from their sizes)' if self.estimated > 1 else ''}"
+                "; each request costs "
                 f"{LOOKUPS_A_REQUEST} lookups and each (strategy, N) {BUILDS_A_SCENARIO} "
                 f"builds, timed at that N; costliest: {worst.label} at N={worst.n:,} "
                 f"(build {_human(worst.build_s)}, {worst.lookup_ns:,.0f} ns a key over "
@@ -490,7 +496,10 @@ def estimate_run_cost(strategies: Iterable[StrategySpec], node_counts: Iterable[
                       traces: Iterable[Trace], reg: Registry = registry) -> CostEstimate:
     """What ``run_static`` over these will take: each (strategy, N) built and timed once."""
     parts = [calibrate(spec, n, reg) for spec in strategies for n in node_counts]
-    return CostEstimate(parts, [t.requests for t in traces], load_stretch())
+    traces = list(traces)
+    requests = [t.estimated_requests() for t in traces]  # a file's from its size
+    guessed = sum(1 for t, r in zip(traces, requests) if t.requests is None and r is not None)
+    return CostEstimate(parts, requests, load_stretch(), guessed)
 
 
 def load_stretch() -> float:

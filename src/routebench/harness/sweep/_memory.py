@@ -48,13 +48,31 @@ def _held_once(factory: Callable[[], Any]) -> int:
     try:
         obj = _build(factory)
         gc.collect()
-        snap = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(True, __file__, all_frames=True)])
-        held = sum(t.size for t in snap.traces)
+        held = _under_this_file(tracemalloc.take_snapshot())
         del obj
     finally:
         tracemalloc.stop()
     return int(held)
+
+
+def _under_this_file(snap: tracemalloc.Snapshot) -> int:
+    """Bytes of the traces with a frame in this file. ``Snapshot.filter_traces`` matches
+    every frame of every trace with fnmatch (1.6 s for maglev's 32,000 traces); here each
+    distinct traceback (tracemalloc shares them between traces) is looked at once."""
+    raw = getattr(snap.traces, "_traces", None)
+    if raw is None:  # pragma: no cover - another tracemalloc: the public, slower filter
+        kept = snap.filter_traces([tracemalloc.Filter(True, __file__, all_frames=True)])
+        return sum(t.size for t in kept.traces)
+    seen: dict[int, bool] = {}
+    held = 0
+    for trace in raw:  # (domain, size, frames, total frames); a frame is (filename, line)
+        frames = trace[2]
+        hit = seen.get(id(frames))
+        if hit is None:
+            hit = seen[id(frames)] = any(f[0] == __file__ for f in frames)
+        if hit:
+            held += trace[1]
+    return held
 
 
 def _build(factory: Callable[[], Any]) -> Any:
