@@ -29,7 +29,7 @@ from ._formats import (
 )
 from ._io import COMPRESSIONS, SNIFF, display_name, open_bytes
 from ._logformat import BUILTIN_LOG_FORMATS, compile_log_format
-from ._reader import ChunkReader, ReadStats
+from ._reader import ChunkReader, ReadStats, describe_reading
 
 __all__ = [
     "BUILTIN_LOG_FORMATS",
@@ -201,14 +201,7 @@ class FileTrace(Trace):
         d: dict[str, Any] = {"name": "file", "path": self.path, "format": self.format.detail,
                              "compression": self.compression, "route_on": self.route_on,
                              "requests": self.requests, "chunk_size": self.chunk_size}
-        if self.format.name == "access-log":
-            d["log_format"] = getattr(self.format, "log_format", None)
-        if self.route_on == "session":
-            d["session"] = self.opts.session
-            d["session_gap_s"] = self.opts.session_gap
-        if self.stats is not None:
-            d["read"] = self.stats.as_dict()
-        return d
+        return describe_reading(d, self.format, self.route_on, self.opts, self.stats)
 
     def chunks(self) -> Iterator[Chunk]:
         """One pass over the file; ``self.stats`` is filled in as it goes."""

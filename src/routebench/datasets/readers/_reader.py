@@ -501,3 +501,17 @@ def _last_newline(buf: np.ndarray, m: int) -> int:
         hi = lo
         step *= 2
     return -1
+
+
+def describe_reading(d: dict[str, Any], fmt: Any, route_on: str, opts: Any,
+                     stats: ReadStats | None) -> dict[str, Any]:
+    """``d`` (a file trace's description) with how it is read: the log format, sessions,
+    and what a read counted; one file's and a file set's end the same way."""
+    if fmt.name == "access-log":
+        d["log_format"] = getattr(fmt, "log_format", None)
+    if route_on == "session":
+        d["session"] = opts.session
+        d["session_gap_s"] = opts.session_gap
+    if stats is not None:
+        d["read"] = stats.as_dict()
+    return d

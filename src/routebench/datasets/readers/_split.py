@@ -35,7 +35,7 @@ from ..._errors import RoutebenchError
 from .._trace import Chunk, Trace
 from ._formats import ReadOptions
 from ._io import BLOCK, ByteStream, display_name, sniff_compression
-from ._reader import ChunkReader, ReadStats
+from ._reader import ChunkReader, ReadStats, describe_reading
 
 __all__ = ["ByteRange", "FileSetTrace", "RangeTrace", "plan_ranges", "range_bytes",
            "open_range", "is_glob", "expand_glob", "merge_stats", "open_file_set", "DEFAULT_SPLIT",
@@ -505,14 +505,7 @@ class FileSetTrace(Trace):
                              "format": self.format.detail,
                              "compression": _one({f.compression for f in self.files}),
                              "route_on": self.route_on, "requests": self.requests}
-        if self.format.name == "access-log":
-            d["log_format"] = getattr(self.format, "log_format", None)
-        if self.route_on == "session":
-            d["session"] = self.opts.session
-            d["session_gap_s"] = self.opts.session_gap
-        if self.stats is not None:
-            d["read"] = self.stats.as_dict()
-        return d
+        return describe_reading(d, self.format, self.route_on, self.opts, self.stats)
 
     def chunks(self) -> Iterator[Chunk]:
         """The files one after the other, in this process."""
