@@ -13,7 +13,10 @@ and a content key in its path (``/item/K``, Zipf). The backend's answer names
 it (``X-Backend``) and says whether the session's state was found
 (``X-State: ok``/``new``/``lost``). A loss is put down to its first cause: the
 backend last seen had crashed (``crash``), the session was routed to another
-backend (``reroute``) or the state expired where it was (``ttl``). A client's
+backend (``reroute``) or the state expired where it was (``ttl``); after a
+``store_crash()`` (the session store killed) a session that had state then and
+is refused for the store (``X-State: error``) or finds its state gone counts
+once under ``store``. A client's
 concurrent sessions share its cookies (as a browser's tabs do; the simulator keeps
 a cookie a session): one pinned elsewhere moves the others, a ``reroute``.
 
@@ -101,7 +104,7 @@ class Tally:
 
 class _Session:
     __slots__ = ("sid", "client", "last", "ok", "lost", "watch", "addr", "nat", "ipch",
-                 "ipch_seen", "ipch_lost", "t_last", "jar")
+                 "ipch_seen", "ipch_lost", "t_last", "jar", "store_hit")
 
     def __init__(self, sid: int, client: int, addr: str, nat: int) -> None:
         self.sid = sid
@@ -117,6 +120,7 @@ class _Session:
         self.ok = 0  # successful responses
         self.lost = False
         self.watch = ""  # "pinned" / "other": active at a crash, next response not seen yet
+        self.store_hit = False  # had state when the session store was killed
 
 
 class LoadGen:
@@ -247,6 +251,14 @@ class LoadGen:
             if s.ok and not s.watch:
                 s.watch = "pinned" if s.last == b else "other"
 
+    def store_crash(self) -> None:
+        """The session store was just killed: the sessions with state then are the ones
+        it can lose; a loss of theirs from now on is put down to the store."""
+        self.tally.lost.setdefault("store", 0)
+        for s in self.active.values():
+            if s.ok:
+                s.store_hit = True
+
     def recovered(self, b: int) -> None:
         self.crashed.discard(b)
 
@@ -334,8 +346,7 @@ class LoadGen:
         end = self.now()
         ok = status == 200 and backend >= 0
         if not ok:
-            if status:
-                t.errors[f"HTTP {status}"] = t.errors.get(f"HTTP {status}", 0) + 1
+            self._failed(s, status, state)
             backend = -1
         t.t.append(end)
         t.latency.append(end - start)
@@ -348,6 +359,14 @@ class LoadGen:
             self._observe(s, backend, state, s.ok > 0 and jar != s.jar)
             s.jar = self.jars[s.client]
         return conn
+
+    def _failed(self, s: _Session, status: int, state: bytes) -> None:
+        t = self.tally
+        if status:
+            t.errors[f"HTTP {status}"] = t.errors.get(f"HTTP {status}", 0) + 1
+        if state == b"error" and s.store_hit and not s.lost:  # the store is unreachable:
+            s.lost = True  # the session cannot be resumed
+            t.lost["store"] += 1
 
     def _set_cookie(self, client: int, value: bytes) -> None:
         pair = value.split(b";", 1)[0].strip()
@@ -372,7 +391,8 @@ class LoadGen:
             t.state_losses += 1
             if not s.lost:
                 s.lost = True
-                cause = ("crash" if s.last in self.crashed or s.last < 0 else
+                cause = ("store" if s.store_hit else
+                         "crash" if s.last in self.crashed or s.last < 0 else
                          "ip_change" if s.ipch and backend != s.last and not jar_moved else
                          "reroute" if backend != s.last else "ttl")
                 t.lost[cause] += 1
