@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,4 +116,81 @@ def test_store_recover_comes_back_empty(tmp_path: Path,
     # requests served after the restart: the store came back and the backends reconnected
     back = store[1]["at"]
     assert m["measured_time"] > back + 1
+    assert not (tmp_path / "o" / "processes.json").exists()
+
+
+# -- --trace: a recorded trace replayed ------------------------------------------------------
+def _access_log(tmp_path: Path, n: int = 500) -> Path:
+    path = tmp_path / "f.log"
+    assert main(["trace", "generate", "access-log:rate=100", "-n", str(n), "-q",
+                 "-o", str(path)]) == 0
+    return path
+
+
+def test_trace_plan_keeps_clients_sessions_and_times(tmp_path: Path) -> None:
+    from routebench.harness.live._loadgen import trace_plan
+
+    plan = trace_plan(str(_access_log(tmp_path)), 400)
+    assert plan.requests == 400
+    assert (plan.t[0] == 0) and (plan.t[1:] >= plan.t[:-1]).all() and plan.t[-1] > 2
+    # one address a trace client; users behind one client (a NAT) share it
+    by_client: dict[int, set[str]] = {}
+    for u, c in enumerate(plan.user_client.tolist()):
+        by_client.setdefault(c, set()).add(plan.addrs[u])
+    assert all(len(a) == 1 for a in by_client.values())
+    assert len({next(iter(a)) for a in by_client.values()}) == len(by_client)
+    assert len(by_client) < len(plan.addrs)  # some users share a client address
+    assert all(a.startswith("127.") for a in plan.addrs)
+    with pytest.raises(RoutebenchError, match="missing.log: no such file"):
+        trace_plan(str(tmp_path / "missing.log"))
+
+
+def test_cli_trace_refuses_synthetic_session_options(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["live", "-q", "--trace", str(tmp_path / "f.log"), "--clients", "50",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--trace and --clients" in err
+
+
+@pytest.mark.servers
+def test_trace_replay_through_haproxy_keeps_each_client_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require("haproxy")
+    from routebench.harness.live._loadgen import LoadGen, trace_plan
+
+    seen: list[tuple[int, str, int]] = []  # (user, source address, tally index)
+    gens: list[LoadGen] = []
+    request = LoadGen._request
+
+    async def spy(self: LoadGen, s: Any, conn: Any, key: int | None = None) -> Any:
+        if not gens:
+            gens.append(self)
+        out = await request(self, s, conn, key)
+        # its answer was the last appended: nothing ran between that and this return
+        seen.append((s.client, s.addr, len(self.tally.backend) - 1))
+        return out
+
+    monkeypatch.setattr(LoadGen, "_request", spy)
+    log = str(_access_log(tmp_path))
+    plan = trace_plan(log, 500)
+    sc = LiveScenario(trace=log, requests=500, duration=30.0)
+    r = run_live(sc, "ip-hash-sticky", out_dir=tmp_path / "o")
+    m = r.metrics
+    assert m["requests"] == 500 and m["completed"] + m["failed"] == 500
+    assert m["failed"] == 0  # nothing crashed: every request answered
+    assert m["sessions"] == len(set(plan.session.tolist()))
+    assert m["wall_s"] >= plan.t[-1]  # at the recorded times, not as fast as possible
+    assert len(seen) == 500
+    # the same trace user always from its client's address, one address a trace client
+    assert all(plan.addrs[u] == a for u, a, _ in seen)
+    assert len({a for _, a, _ in seen}) == len(set(plan.user_client[[u for u, _, _ in seen]]
+                                                   .tolist()))
+    # HAProxy saw those addresses: under balance source one address, one backend
+    backend = gens[0].tally.backend
+    on: dict[str, set[int]] = {}
+    for _, a, i in seen:
+        on.setdefault(a, set()).add(backend[i])
+    assert all(len(b) == 1 for b in on.values())
+    assert len(set().union(*on.values())) > 1  # and the addresses spread over backends
     assert not (tmp_path / "o" / "processes.json").exists()

@@ -94,6 +94,11 @@ def add_parser(sub: Any, light: bool = False) -> None:
     g.add_argument("--think", metavar="DIST",
                    help="think time between a response and the next request "
                         "(default exp:mean=0.1)")
+    g.add_argument("--trace", metavar="FILE",
+                   help="replay a recorded trace (access log, CSV, JSON lines with time and "
+                        "client columns) instead of synthetic sessions: each request at its "
+                        "time, each trace client from its own 127.x address, a session's "
+                        "requests in order with its user's cookies")
     g = s.add_argument_group("run and events")
     g.add_argument("--requests", metavar="N", help="requests a balancer (default 10000)")
     g.add_argument("--duration", metavar="T", help="at most T a balancer (default 50s)")
@@ -258,6 +263,16 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
             events.append(Event(kind, b, at))
         f["events"] = tuple(events)
     _sim_fields(args, f)
+    if args.trace is not None:
+        from ._common import refuse_with
+
+        refuse_with("--trace", [(f"--{k.replace('_', '-')}", getattr(args, k, None)) for k in
+                                ("clients", "nat", "rate", "session_length", "think",
+                                 "ip_change_rate", "compare_sim")],
+                    "the trace gives the clients, sessions and times")
+        f["trace"] = args.trace
+        for k in ("nat", "ip_change_rate"):
+            f.pop(k, None)
     return LiveScenario(**f), list(args.balancer or preset.balancers), name
 
 

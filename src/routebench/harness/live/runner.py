@@ -100,6 +100,9 @@ class LiveScenario:
     #: seconds: the store process is killed (SIGKILL) then; started again, empty, then
     store_crash: float | None = None
     store_recover: float | None = None
+    #: a recorded trace replayed instead of synthetic sessions (clients, nat, rate,
+    #: session_length, think, keys and ip_change_rate are then the trace's)
+    trace: str | None = None
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -474,6 +477,11 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
     # an unknown balancer or a bad configuration fails before anything starts
     lines, lb, user = balancer_lines(balancer, lb, lb_config, sc)
     bins = check_binaries(sc.store, sc.store_endpoint, lb)
+    plan = None
+    if sc.trace is not None:
+        from ._loadgen import trace_plan
+
+        plan = trace_plan(sc.trace, sc.requests, seed)
     if port is not None and not free_port(port):
         raise RoutebenchError(f"--port {port}: {LOOPBACK}:{port} is in use")
     out = Path(out_dir)
@@ -496,7 +504,8 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
             gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
                           rate=sc.rate, session_length=sc.session_length, think=sc.think,
                           keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
-                          cookie=run.balancer.cookie, ip_change_rate=sc.ip_change_rate)
+                          cookie=run.balancer.cookie, ip_change_rate=sc.ip_change_rate,
+                          trace=plan)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             tally = asyncio.run(gen.run(run.schedule(gen), progress))
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
