@@ -31,7 +31,8 @@ What runs, all on free 127.0.0.1 ports and all stopped on exit, Ctrl-C or error:
                 from its own source address in 127.0.0.0/8 with its own cookies; the
                 users of a --nat group share one address
   events        --crash kills a backend (SIGKILL); --recover starts it again; --drain and
-                --join go through HAProxy's runtime API (stats socket)
+                --join go through HAProxy's runtime API (stats socket); --store-crash kills
+                the session store (SIGKILL), --store-recover starts it again, empty
 
 The table has simulate's columns; "crash: lost of pinned" counts the sessions last
 served by the crashed backend that came back, and how many found their state gone.
@@ -43,6 +44,7 @@ examples:
   routebench live --scenario nat                        50 users behind one NAT address
   routebench live --balancer p2c --store memcached --requests 20000 --rate 2000
   routebench live --balancer ip-hash-sticky:keyed=ring --crash backend-2@3s --recover 2@6s
+  routebench live --store redis --store-crash 3s --store-recover 6s
   routebench live --store dynamodb --store-rtt 2ms      sessions in dynalite, 2 ms away
   routebench live --lb nginx --balancer p2c             nginx: random two least_conn
   routebench live --lb-config haproxy.cfg:app           your backend section, our servers
@@ -92,12 +94,24 @@ def add_parser(sub: Any, light: bool = False) -> None:
     g.add_argument("--think", metavar="DIST",
                    help="think time between a response and the next request "
                         "(default exp:mean=0.1)")
+    g.add_argument("--trace", metavar="FILE",
+                   help="replay a recorded trace (access log, CSV, JSON lines with time and "
+                        "client columns) instead of synthetic sessions: each request at its "
+                        "time, each trace client from its own 127.x address, a session's "
+                        "requests in order with its user's cookies")
     g = s.add_argument_group("run and events")
     g.add_argument("--requests", metavar="N", help="requests a balancer (default 10000)")
     g.add_argument("--duration", metavar="T", help="at most T a balancer (default 50s)")
     for kind, text in _EVENTS:
         g.add_argument(f"--{kind}", action="append", metavar="BACKEND@T",
                        help=f"{text}; repeatable")
+    g.add_argument("--store-crash", metavar="T",
+                   help="kill the session store (redis-server, memcached, dynalite) with "
+                        "SIGKILL at T: the backends' store calls fail, requests fail (503) "
+                        "and sessions with state are lost (cause store)")
+    g.add_argument("--store-recover", metavar="T",
+                   help="start the killed store again at T, empty: sessions find their "
+                        "state gone")
     g = s.add_argument_group("balancer")
     g.add_argument("--port", type=int, metavar="PORT",
                    help="HAProxy's port on 127.0.0.1 (default: a free one)")
@@ -169,6 +183,10 @@ def _store_fields(args: argparse.Namespace, f: dict[str, Any]) -> None:
         f["store_client"] = args.store_client
     if args.store_rtt is not None:
         f["store_rtt"] = parse_duration(args.store_rtt, "--store-rtt", allow_zero=True)
+    for k in ("store_crash", "store_recover"):
+        if getattr(args, k, None) is not None:
+            f[k] = parse_duration(getattr(args, k), "--" + k.replace("_", "-"),
+                                  allow_zero=True)
 # -- the simulator side by side, IP changes (one block) ------------------------------------
 def _add_sim_options(s: Any) -> None:
     g = s.add_argument_group("the simulator, side by side")
@@ -245,6 +263,16 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, list[str], str]:
             events.append(Event(kind, b, at))
         f["events"] = tuple(events)
     _sim_fields(args, f)
+    if args.trace is not None:
+        from ._common import refuse_with
+
+        refuse_with("--trace", [(f"--{k.replace('_', '-')}", getattr(args, k, None)) for k in
+                                ("clients", "nat", "rate", "session_length", "think",
+                                 "ip_change_rate", "compare_sim")],
+                    "the trace gives the clients, sessions and times")
+        f["trace"] = args.trace
+        for k in ("nat", "ip_change_rate"):
+            f.pop(k, None)
     return LiveScenario(**f), list(args.balancer or preset.balancers), name
 
 

@@ -32,7 +32,8 @@ def _lost(m: dict[str, Any]) -> str:
     if m.get("sessions_lost_pct") is None:
         return "-"
     parts = [m.get(f"lost_{c}_pct") or 0.0 for c in ("crash", "reroute", "ip_change", "ttl")]
-    return f"{m['sessions_lost_pct']:.1f} ({'/'.join(f'{p:.1f}' for p in parts)})"
+    store = "" if m.get("lost_store_pct") is None else f"; store {m['lost_store_pct']:.1f}"
+    return f"{m['sessions_lost_pct']:.1f} ({'/'.join(f'{p:.1f}' for p in parts)}{store})"
 
 
 #: (header, function of the metrics dict) for every run

@@ -103,27 +103,38 @@ class LocalStore:
 
 
 class _Pool:
-    """Connections to a store, one per worker: a connection serves one request at a time."""
+    """Connections to a store, one per worker: a connection serves one request at a time.
+
+    A call that fails closes its connection and leaves an empty slot, which the next
+    call reconnects: while the store is down (killed) every call fails at once, none
+    waits for a connection that will not come, and after a restart calls go on."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = \
+        self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = \
             asyncio.Queue()
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
 
     async def start(self, n: int) -> None:
         for _ in range(n):
-            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+            self.free.put_nowait(await self._open())
 
     async def call(self, payload: bytes, parse: Any) -> Any:
-        r, w = await self.free.get()
+        conn = await self.free.get()
         try:
+            if conn is None:  # lost with an earlier call: reconnect (refused while down)
+                conn = await self._open()
+            r, w = conn
             w.write(payload)
             result = await parse(r)
         except BaseException:
-            w.close()  # a half-read answer: this connection is of no further use
-            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+            if conn is not None:
+                conn[1].close()  # a half-read answer: this connection is of no further use
+            self.free.put_nowait(None)
             raise
-        self.free.put_nowait((r, w))
+        self.free.put_nowait(conn)
         return result
 
 
@@ -310,18 +321,6 @@ class DynamoHttpStore(_Pool):
                                                  ssl=ssl.create_default_context(),
                                                  server_hostname=self.host)
         return await asyncio.open_connection(self.host, self.port)
-
-    async def call(self, payload: bytes, parse: Any) -> Any:  # reconnects with TLS too
-        r, w = await self.free.get()
-        try:
-            w.write(payload)
-            result = await parse(r)
-        except BaseException:
-            w.close()
-            self.free.put_nowait(await self._open())
-            raise
-        self.free.put_nowait((r, w))
-        return result
 
     def request(self, target: str, body: bytes, now: float | None = None) -> bytes:
         """The signed HTTP request of one DynamoDB call (SigV4, service dynamodb)."""

@@ -13,7 +13,10 @@ and a content key in its path (``/item/K``, Zipf). The backend's answer names
 it (``X-Backend``) and says whether the session's state was found
 (``X-State: ok``/``new``/``lost``). A loss is put down to its first cause: the
 backend last seen had crashed (``crash``), the session was routed to another
-backend (``reroute``) or the state expired where it was (``ttl``). A client's
+backend (``reroute``) or the state expired where it was (``ttl``); after a
+``store_crash()`` (the session store killed) a session that had state then and
+is refused for the store (``X-State: error``) or finds its state gone counts
+once under ``store``. A client's
 concurrent sessions share its cookies (as a browser's tabs do; the simulator keeps
 a cookie a session): one pinned elsewhere moves the others, a ``reroute``.
 
@@ -27,6 +30,15 @@ change, and how many of them lost it, give ``ip_change_survival``.
 
 The run stops issuing at ``requests`` requests or ``duration`` seconds and
 waits for the requests in flight.
+
+With a ``TracePlan`` (``trace_plan``: ``routebench live --trace FILE``) the
+requests are a recorded trace's instead: each at its recorded time (seconds from
+the trace's first), in order within its session (the trace's ``session`` column,
+else its ``user``, else its client), a session's next request not before its
+previous response; each trace client has its own source address (its users
+share it, as behind a NAT), each user its cookies, and the path decides the
+content key. The run ends when the trace's requests are done, or at
+``requests``/``duration``.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ import numpy as np
 
 from ..sim._simdist import Dist, KeyDist
 
-__all__ = ["LoadGen", "Tally", "client_addresses", "new_address"]
+__all__ = ["LoadGen", "Tally", "TracePlan", "client_addresses", "new_address", "trace_plan"]
 
 _REQUEST_TIMEOUT = 15.0
 
@@ -69,6 +81,79 @@ def new_address(i: int) -> str:
     if i >= 55 * 62500:
         raise ValueError("no loopback address left for an IP change")
     return f"127.{200 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
+
+
+@dataclass
+class TracePlan:
+    """A recorded trace as live requests, sorted by time."""
+
+    t: np.ndarray  # seconds from the first request
+    session: np.ndarray  # each request's session (0..sessions-1)
+    user: np.ndarray  # its cookie owner: the trace's user (else client)
+    key: np.ndarray  # its content key: the path's (else the routed column's) id
+    addrs: list[str]  # each user's source address: its trace client's, 127.10.X.Y on
+    user_client: np.ndarray  # each user's trace client (0..clients-1)
+    label: str = ""
+
+    @property
+    def requests(self) -> int:
+        return int(self.t.size)
+
+
+def _ids(values: list[bytes]) -> np.ndarray:
+    index: dict[bytes, int] = {}
+    return np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64,
+                       count=len(values))
+
+
+def trace_plan(spec: str, requests: int | None = None, seed: int = 0,
+               read: dict[str, Any] | None = None) -> TracePlan:
+    """The first ``requests`` requests of trace ``spec`` (a file or a synthetic spec) as a
+    ``TracePlan``; one line when it has no times or no client column."""
+    from ..._errors import RoutebenchError
+    from ...datasets import open_trace
+
+    trace = open_trace(spec, requests, seed, **dict(read or {}))
+    if "client" not in trace.available:
+        raise RoutebenchError(f"--trace {spec}: no client column (columns: "
+                              f"{', '.join(trace.available)}); live replays each client "
+                              "from its own address")
+    sess_col = next(c for c in ("session", "user", "client") if c in trace.available)
+    user_col = "user" if "user" in trace.available else "client"
+    key_col = next((c for c in ("path", "url") if c in trace.available), trace.route_on)
+    trace.with_columns("client", sess_col, user_col, key_col)
+    ts, cols = [], {c: [] for c in ("client", sess_col, user_col, key_col)}  # type: ignore
+    n = 0
+    for chunk in trace.chunks():
+        if chunk.ts is None:
+            raise RoutebenchError(f"--trace {spec}: no request times in this trace; a live "
+                                  "replay needs a time column")
+        take = len(chunk) if requests is None else min(len(chunk), requests - n)
+        ts.append(chunk.ts[:take])
+        for c in cols:
+            cols[c].extend(chunk.columns[c].keys(take))
+        n += take
+        if requests is not None and n >= requests:
+            break
+    if not n:
+        raise RoutebenchError(f"--trace {spec}: no requests")
+    t = np.concatenate(ts)
+    order = np.argsort(t, kind="stable")
+    client, sess, user, key = (_ids([cols[c][i] for i in order.tolist()])
+                               for c in ("client", sess_col, user_col, key_col))
+    # a user is one browser: its cookies; its address is its (first) client's
+    users = int(user.max()) + 1
+    user_client = np.zeros(users, dtype=np.int64)
+    user_client[user[::-1]] = client[::-1]
+    nclients = int(client.max()) + 1
+    if nclients > 62500 * 100:
+        raise RoutebenchError(f"--trace {spec}: {nclients:,} clients, more than distinct "
+                              "loopback addresses")
+    caddr, _ = client_addresses(nclients, ())
+    t = t[order]
+    return TracePlan(t=t - t[0], session=sess, user=user, key=key,
+                     addrs=[caddr[c] for c in user_client.tolist()], user_client=user_client,
+                     label=getattr(trace, "label", spec))
 
 
 @dataclass
@@ -101,7 +186,7 @@ class Tally:
 
 class _Session:
     __slots__ = ("sid", "client", "last", "ok", "lost", "watch", "addr", "nat", "ipch",
-                 "ipch_seen", "ipch_lost", "t_last", "jar")
+                 "ipch_seen", "ipch_lost", "t_last", "jar", "store_hit")
 
     def __init__(self, sid: int, client: int, addr: str, nat: int) -> None:
         self.sid = sid
@@ -117,6 +202,7 @@ class _Session:
         self.ok = 0  # successful responses
         self.lost = False
         self.watch = ""  # "pinned" / "other": active at a crash, next response not seen yet
+        self.store_hit = False  # had state when the session store was killed
 
 
 class LoadGen:
@@ -125,7 +211,8 @@ class LoadGen:
     def __init__(self, host: str, port: int, names: Sequence[str], *, clients: int,
                  nat: Sequence[int], rate: float, session_length: Dist, think: Dist,
                  keys: KeyDist, requests: int | None, duration: float | None, seed: int,
-                 cookie: str = "LB_ROUTE", ip_change_rate: float = 0.0) -> None:
+                 cookie: str = "LB_ROUTE", ip_change_rate: float = 0.0,
+                 trace: TracePlan | None = None) -> None:
         self.host, self.port = host, port
         self.index = {n.encode(): i for i, n in enumerate(names)}
         self.addrs, self.group = client_addresses(clients, nat)
@@ -145,6 +232,11 @@ class LoadGen:
         self.t0 = 0.0
         self._buf: dict[str, np.ndarray] = {}
         self._pos: dict[str, int] = {}
+        self.trace = trace
+        if trace is not None:  # its users, from their clients' addresses
+            self.addrs = list(trace.addrs)
+            self.group = np.full(len(self.addrs), -1, dtype=np.int64)
+            self.jars = [None] * len(self.addrs)
 
     # -- random draws, in blocks -------------------------------------------------------
     def _draw(self, what: str) -> float:
@@ -191,7 +283,9 @@ class LoadGen:
         event_tasks = [asyncio.ensure_future(self._at(t, fn)) for t, fn in schedule]
         tasks: set[asyncio.Task[None]] = set()
         next_t, sid, shown = 0.0, 0, 0
-        while not self._done():
+        if self.trace is not None:
+            shown = await self._replay(tasks, progress)
+        while self.trace is None and not self._done():
             next_t += self._draw("gap")
             delay = next_t - self.now()
             if delay > 0:
@@ -222,6 +316,61 @@ class LoadGen:
         self.tally.wall = self.now()
         return self.tally
 
+    async def _replay(self, tasks: set[asyncio.Task[None]],
+                      progress: Callable[[int], Any] | None) -> int:
+        """Start each of the trace's sessions at its first request's time; wait for them
+        all (each ends by itself: the trace's requests, ``requests``, ``duration``)."""
+        plan = self.trace
+        assert plan is not None
+        by_session = np.argsort(plan.session, kind="stable")
+        bounds = np.flatnonzero(np.diff(plan.session[by_session])) + 1
+        groups = np.split(by_session, bounds)
+        groups.sort(key=lambda g: int(g[0]))  # by first request (the plan is time-sorted)
+        shown = 0
+        for sid, reqs in enumerate(groups):
+            delay = float(plan.t[reqs[0]]) - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._done():
+                break
+            task = asyncio.ensure_future(self._trace_session(sid, reqs))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if progress is not None and self.tally.issued > shown:
+                progress(self.tally.issued - shown)
+                shown = self.tally.issued
+        while tasks:  # every request has its time, or the run's end, and a timeout
+            await asyncio.wait(set(tasks), timeout=1.0)
+            if progress is not None and self.tally.issued > shown:
+                progress(self.tally.issued - shown)
+                shown = self.tally.issued
+        if not self._done():  # the trace is done
+            self.stopping = True
+            self.tally.stop_t = self.now()
+        return shown
+
+    async def _trace_session(self, sid: int, reqs: np.ndarray) -> None:
+        plan = self.trace
+        assert plan is not None
+        user = int(plan.user[reqs[0]])
+        s = _Session(sid, user, self.addrs[user], -1)
+        self.active[sid] = s
+        self.tally.sessions += 1
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
+            for i in reqs.tolist():
+                delay = float(plan.t[i]) - self.now()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self._done():
+                    break
+                self.tally.issued += 1
+                conn = await self._request(s, conn, int(plan.key[i]))
+        finally:
+            del self.active[sid]
+            if conn is not None:
+                conn[1].close()
+
     def _done(self) -> bool:
         if self.stopping:
             return True
@@ -246,6 +395,14 @@ class LoadGen:
         for s in self.active.values():
             if s.ok and not s.watch:
                 s.watch = "pinned" if s.last == b else "other"
+
+    def store_crash(self) -> None:
+        """The session store was just killed: the sessions with state then are the ones
+        it can lose; a loss of theirs from now on is put down to the store."""
+        self.tally.lost.setdefault("store", 0)
+        for s in self.active.values():
+            if s.ok:
+                s.store_hit = True
 
     def recovered(self, b: int) -> None:
         self.crashed.discard(b)
@@ -286,10 +443,11 @@ class LoadGen:
             conn[1].close()
         return None
 
-    async def _request(self, s: _Session, conn: Any) -> Any:
+    async def _request(self, s: _Session, conn: Any, key: int | None = None) -> Any:
         t = self.tally
         start = self.now()
-        key = int(self._draw("key"))
+        if key is None:
+            key = int(self._draw("key"))
         jar = self.jars[s.client]
         req = (b"GET /item/%d HTTP/1.1\r\nHost: routebench\r\nX-Session: %d\r\nX-User: %d\r\n"
                b"X-Seq: %d\r\n%s\r\n" % (key, s.sid, s.client, s.ok,
@@ -334,8 +492,7 @@ class LoadGen:
         end = self.now()
         ok = status == 200 and backend >= 0
         if not ok:
-            if status:
-                t.errors[f"HTTP {status}"] = t.errors.get(f"HTTP {status}", 0) + 1
+            self._failed(s, status, state)
             backend = -1
         t.t.append(end)
         t.latency.append(end - start)
@@ -348,6 +505,14 @@ class LoadGen:
             self._observe(s, backend, state, s.ok > 0 and jar != s.jar)
             s.jar = self.jars[s.client]
         return conn
+
+    def _failed(self, s: _Session, status: int, state: bytes) -> None:
+        t = self.tally
+        if status:
+            t.errors[f"HTTP {status}"] = t.errors.get(f"HTTP {status}", 0) + 1
+        if state == b"error" and s.store_hit and not s.lost:  # the store is unreachable:
+            s.lost = True  # the session cannot be resumed
+            t.lost["store"] += 1
 
     def _set_cookie(self, client: int, value: bytes) -> None:
         pair = value.split(b";", 1)[0].strip()
@@ -372,7 +537,8 @@ class LoadGen:
             t.state_losses += 1
             if not s.lost:
                 s.lost = True
-                cause = ("crash" if s.last in self.crashed or s.last < 0 else
+                cause = ("store" if s.store_hit else
+                         "crash" if s.last in self.crashed or s.last < 0 else
                          "ip_change" if s.ipch and backend != s.last and not jar_moved else
                          "reroute" if backend != s.last else "ttl")
                 t.lost[cause] += 1

@@ -97,6 +97,12 @@ class LiveScenario:
     store_client: str = "http"
     ip_change_rate: float = 0.0
     speeds: Mapping[str, float] = field(default_factory=dict)
+    #: seconds: the store process is killed (SIGKILL) then; started again, empty, then
+    store_crash: float | None = None
+    store_recover: float | None = None
+    #: a recorded trace replayed instead of synthetic sessions (clients, nat, rate,
+    #: session_length, think, keys and ip_change_rate are then the trace's)
+    trace: str | None = None
 
     def __post_init__(self) -> None:
         from ..._units import check_positive
@@ -220,6 +226,22 @@ def _check_store_options(sc: LiveScenario) -> None:
         raise RoutebenchError(f"--store-rtt {sc.store_rtt!r}: expected a time >= 0")
     if sc.store_client not in ("http", "boto3"):
         raise RoutebenchError(f"--store-client {sc.store_client!r}: expected http or boto3")
+    if sc.store_crash is None and sc.store_recover is not None:
+        raise RoutebenchError("--store-recover: give --store-crash T too (nothing to recover)")
+    if sc.store_crash is not None:
+        if sc.store == "local":
+            raise RoutebenchError("--store-crash: --store local keeps state in the backends' "
+                                  "memory, no store process to kill; use redis, memcached or "
+                                  "dynamodb (or --crash BACKEND@T)")
+        if sc.store_endpoint:
+            raise RoutebenchError("--store-crash: routebench kills only a store it started, "
+                                  f"not {sc.store_endpoint}; leave --store-endpoint out")
+        for what, v in (("--store-crash", sc.store_crash), ("--store-recover", sc.store_recover)):
+            if v is not None and not (v >= 0 and v < float("inf")):
+                raise RoutebenchError(f"{what} {v!r}: expected a time >= 0")
+        if sc.store_recover is not None and sc.store_recover <= sc.store_crash:
+            raise RoutebenchError(f"--store-recover {sc.store_recover:g}: after --store-crash "
+                                  f"{sc.store_crash:g}")
     if sc.store_rtt > 0 and sc.store == "local":
         raise RoutebenchError("--store-rtt: --store local keeps state in the backend's memory,"
                               " with no round trip to add; use redis, memcached or dynamodb")
@@ -284,9 +306,25 @@ class _Run:
 
     def start(self) -> None:
         t0 = time.perf_counter()
-        sc = self.sc
         for name in self.names:  # a previous run's counters
             self.load_log(name).unlink(missing_ok=True)
+        self._start_store()
+        for name in self.names:
+            if name not in self.joining:
+                self._start_backend(name)
+        lb = self.balancer
+        self.config_path = lb.write({n: self.ports[n] for n in self.names},
+                                    absent=sorted(self.joining))
+        lb.check()
+        lb.pid = self._start(lb.kind, ServerProcess(lb.argv(), [self.lb_port],
+                                                    name=lb.kind)).pid
+        lb.wait_up([n for n in self.names if n not in self.joining])
+        self.startup = time.perf_counter() - t0
+
+    def _start_store(self) -> None:
+        """The session store's process (none for local state or a real endpoint); a
+        --store-recover starts it again, empty, on the same port."""
+        sc = self.sc
         if sc.store == "redis":
             self._start("redis", ServerProcess(
                 [self.bins["redis-server"], "--port", str(self.store_port), "--bind", LOOPBACK,
@@ -299,17 +337,10 @@ class _Run:
                 name="memcached"))
         elif sc.store == "dynamodb":
             self._start_dynamodb()
-        for name in self.names:
-            if name not in self.joining:
-                self._start_backend(name)
-        lb = self.balancer
-        self.config_path = lb.write({n: self.ports[n] for n in self.names},
-                                    absent=sorted(self.joining))
-        lb.check()
-        lb.pid = self._start(lb.kind, ServerProcess(lb.argv(), [self.lb_port],
-                                                    name=lb.kind)).pid
-        lb.wait_up([n for n in self.names if n not in self.joining])
-        self.startup = time.perf_counter() - t0
+
+    @property
+    def store_name(self) -> str:
+        return {"redis": "redis", "memcached": "memcached"}.get(self.sc.store, "dynalite")
 
     def _start_dynamodb(self) -> None:
         from ._stores import dynalite_argv, dynamodb_env, prepare_table
@@ -359,7 +390,32 @@ class _Run:
     # -- events ----------------------------------------------------------------------
     def schedule(self, lb: LoadGen) -> list[tuple[float, Callable[[], Any]]]:
         self.lb = lb
-        return [(e.time, functools.partial(self._apply, e)) for e in self.sc.events]
+        out: list[tuple[float, Callable[[], Any]]] = [
+            (e.time, functools.partial(self._apply, e)) for e in self.sc.events]
+        for kind in ("store_crash", "store_recover"):
+            at = getattr(self.sc, kind)
+            if at is not None:
+                out.append((at, functools.partial(self._apply_store, kind, at)))
+        return out
+
+    async def _apply_store(self, kind: str, at: float) -> None:
+        """``store_crash``: SIGKILL the store, as ``crash`` does a backend; the backends'
+        store calls fail from then on. ``store_recover``: start it again, empty."""
+        assert self.lb is not None
+        name = self.store_name
+        t = self.lb.now()
+        if kind == "store_crash":
+            proc = self.procs[name]
+            cpu = _cpu_seconds(proc.pid)
+            if proc.proc is not None and proc.running():
+                proc.proc.kill()
+                proc.proc.wait()
+            self.cpu[name] = self.cpu.get(name, 0.0) + (cpu or 0.0)
+            self.lb.store_crash()
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, self._start_store)
+        self.event_log.append({"event": kind, "backend": name, "time": at,
+                               "at": round(t, 4)})
 
     async def _apply(self, e: Event) -> None:
         assert self.lb is not None
@@ -421,6 +477,11 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
     # an unknown balancer or a bad configuration fails before anything starts
     lines, lb, user = balancer_lines(balancer, lb, lb_config, sc)
     bins = check_binaries(sc.store, sc.store_endpoint, lb)
+    plan = None
+    if sc.trace is not None:
+        from ._loadgen import trace_plan
+
+        plan = trace_plan(sc.trace, sc.requests, seed)
     if port is not None and not free_port(port):
         raise RoutebenchError(f"--port {port}: {LOOPBACK}:{port} is in use")
     out = Path(out_dir)
@@ -443,7 +504,8 @@ def run_live(sc: LiveScenario, balancer: str = "cookie-sticky", *, seed: int = 0
             gen = LoadGen(LOOPBACK, run.lb_port, run.names, clients=sc.clients, nat=sc.nat,
                           rate=sc.rate, session_length=sc.session_length, think=sc.think,
                           keys=sc.keys, requests=sc.requests, duration=sc.duration, seed=seed,
-                          cookie=run.balancer.cookie, ip_change_rate=sc.ip_change_rate)
+                          cookie=run.balancer.cookie, ip_change_rate=sc.ip_change_rate,
+                          trace=plan)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             tally = asyncio.run(gen.run(run.schedule(gen), progress))
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
