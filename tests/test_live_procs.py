@@ -20,6 +20,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _assert_nobody_listens(port: int) -> None:
+    """Nothing listens on ``port`` any more. SO_REUSEADDR: the connections the stopped
+    server had linger in TIME_WAIT and would make a plain bind fail though nobody
+    listens; with it, Linux still refuses the bind while a socket listens there."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+
+
 def test_free_ports_are_distinct_and_bindable():
     ports = free_ports(5)
     assert len(set(ports)) == 5
@@ -158,8 +167,7 @@ def test_backend_that_fails_to_start_is_one_line_and_stops_the_rest(tmp_path, mo
     for row in rows:
         assert not _alive(row["pid"]) or open(f"/proc/{row['pid']}/stat").read().split()[2] \
             == "Z"
-        with socket.socket() as s:  # its port is free again
-            s.bind(("127.0.0.1", row["ports"][0]))
+        _assert_nobody_listens(row["ports"][0])
 
 
 @pytest.mark.servers
@@ -209,5 +217,4 @@ def test_sigint_stops_nginx_workers_and_dynalite(tmp_path):
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z", pid
     for r in rows:
         for port in r["ports"]:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port))
+            _assert_nobody_listens(port)
