@@ -34,18 +34,17 @@ priority and one locality.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 
 import numpy as np
 import xxhash
 
 from .._errors import RoutebenchError
 from ..hashing import get_hasher
-from ._base import KeyedStrategy, Param, read_only
-from ._kernels import successor_many
+from ._base import KeyedStrategy, Param
 from ._product import ProductStrategy
 from ._product_kernels import envoy_maglev_populate, murmur2_64_buffer
 from .maglev import TableLookup, _check_prime
+from .ring import _Continuum
 
 __all__ = ["EnvoyRingHashStrategy", "EnvoyMaglevStrategy", "murmur2_64", "STD_HASH_SEED",
            "ring_points"]
@@ -104,7 +103,7 @@ class _Envoy(ProductStrategy):
         return get_hasher("xxh64")
 
 
-class EnvoyRingHashStrategy(_Envoy):
+class EnvoyRingHashStrategy(_Envoy, _Continuum):
     name = "envoy-ringhash"
     summary = "Envoy ring_hash: XXH64 ring sized from min/max ring size and weights"
     params = (
@@ -145,24 +144,8 @@ class EnvoyRingHashStrategy(_Envoy):
             raise RoutebenchError(f"ring hash: minimum_ring_size ({lo}) > maximum_ring_size "
                                   f"({hi})")
         points, owners = ring_points(self._names, self._weights, lo, hi, self.config["hash"])
-        order = np.argsort(points, kind="stable")
-        self._points = np.ascontiguousarray(points[order])
-        self._owners = np.ascontiguousarray(owners[order])
-        self._point_list = self._points.tolist()
-        self._owner_list = self._owners.tolist()
-
-    def _lookup_one(self, digest: int) -> int:
-        i = bisect_left(self._point_list, digest)
-        return self._owner_list[i if i < len(self._point_list) else 0]
-
-    def _lookup_many(self, digests: np.ndarray) -> np.ndarray:
-        out = np.empty(digests.size, dtype=np.intp)
-        successor_many(digests, self._points, self._owners, out)
-        return out
-
-    @property
-    def points(self) -> np.ndarray:
-        return read_only(self._points)
+        order = np.argsort(points, kind="stable")  # Envoy's own order of equal points
+        self._store(points[order], owners[order])
 
 
 class EnvoyMaglevStrategy(TableLookup, _Envoy):
