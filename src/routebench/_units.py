@@ -23,7 +23,8 @@ from typing import Any
 
 from ._errors import RoutebenchError
 
-__all__ = ["parse_count", "parse_duration", "parse_size", "check_positive", "DURATION_UNITS"]
+__all__ = ["parse_count", "parse_duration", "parse_size", "check_positive", "DURATION_UNITS",
+           "format_duration"]
 
 _COUNT = re.compile(r"(\d+(?:\.\d+)?(?:e\d+)?)([km]?)")
 _COUNT_SCALE = {"": 1, "k": 1000, "m": 1000_000}
@@ -111,3 +112,17 @@ def _in_range(v: float, given: Any, what: str, allow_zero: bool) -> float:
     if not (v >= 0 if allow_zero else v > 0) or not math.isfinite(v):
         raise RoutebenchError(f"{what} {given!r}: must be {'>= 0' if allow_zero else 'above 0'}")
     return v
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it (``parse_duration`` reads it back): 19 ms, 4.3 s,
+    36 s, 11.5 min, 2.0 h."""
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from .._errors import RoutebenchError
-from .._units import parse_count
+from .._units import format_duration, parse_count
 from ._common import (
     add_ab_options,
     add_format,
@@ -301,7 +301,7 @@ def fit_budget(args: argparse.Namespace, budget: float, specs: list[Any], nodes:
                             "over_budget": args.over_budget, "key_sample": 1.0}
     if total <= budget:
         return traces, info
-    line = (f"estimated {_dur(total)}, above the budget of {_dur(budget)} "
+    line = (f"estimated {format_duration(total)}, above the budget of {format_duration(budget)} "
             f"(--budget): {est.describe()}"
             + (f"; over {spread} workers" if spread and spread > 1 else ""))
     if args.over_budget == "stop" or (split is not None and args.over_budget == "sample"):
@@ -318,7 +318,7 @@ def fit_budget(args: argparse.Namespace, budget: float, specs: list[Any], nodes:
     fits = est.seconds(share)
     print("routebench run: " + line + f"; sampling {share:.2%} of the keys (every request of "
                                        "each) to take about "
-                 f"{_dur(fits)}" + ("" if fits <= budget else ", the least sample: the "
+                 f"{format_duration(fits)}" + ("" if fits <= budget else ", the least sample: the "
                                     "builds alone exceed the budget")
           + " (--over-budget run: all of them)", file=sys.stderr)
     info["key_sample"] = round(share, 6)
@@ -337,8 +337,8 @@ def fit_removal_budget(args: argparse.Namespace, budget: float, specs: list[Any]
                             "keys": keys, "key_sample": 1.0}
     if total <= budget:
         return keys, info
-    line = (f"--remove: estimated {_dur(total)}, above the budget of "
-            f"{_dur(budget)} (--budget): {est.describe()}")
+    line = (f"--remove: estimated {format_duration(total)}, above the budget of "
+            f"{format_duration(budget)} (--budget): {est.describe()}")
     if args.over_budget == "stop":
         raise RoutebenchError(line + "; stopped (--over-budget stop); sample with "
                                      "--over-budget sample, or give a larger --budget")
@@ -348,7 +348,8 @@ def fit_removal_budget(args: argparse.Namespace, budget: float, specs: list[Any]
         return keys, info
     fit = est.keys_to_fit(budget)
     print("routebench run " + line + f"; sampling {fit:,} of the {keys:,} keys to take about "
-                 f"{_dur(est.seconds(fit))} (--over-budget run: all of them)", file=sys.stderr)
+                 f"{format_duration(est.seconds(fit))} (--over-budget run: all of them)",
+          file=sys.stderr)
     info.update(keys=fit, key_sample=round(fit / keys, 6))
     return fit, info
 
@@ -368,16 +369,6 @@ def budget_report(args: argparse.Namespace, info: dict[str, Any] | None, traces:
                       f"{t.kept:,} requests, "
                       + (f"{keys[0]:,} distinct keys" if keys and keys[0] else "no keys"))
     return {"budget": info}
-
-
-def _dur(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1e3:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _cache_spec(args: argparse.Namespace) -> Any:

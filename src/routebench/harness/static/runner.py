@@ -18,6 +18,7 @@ import numpy as np
 
 from ..._errors import RoutebenchError
 from ..._params import format_spec
+from ..._units import format_duration
 from ...caches import CacheSpec
 from ...datasets import Chunk, FileSetTrace, Trace
 from ...datasets._distinct import DistinctSample
@@ -441,7 +442,7 @@ class CostEstimate:
                 "; each request costs "
                 f"{LOOKUPS_A_REQUEST} lookups and each (strategy, N) {BUILDS_A_SCENARIO} "
                 f"builds, timed at that N; costliest: {worst.label} at N={worst.n:,} "
-                f"(build {_human(worst.build_s)}, {worst.lookup_ns:,.0f} ns a key over "
+                f"(build {format_duration(worst.build_s)}, {worst.lookup_ns:,.0f} ns a key over "
                 f"{worst.calibration_keys:,} keys)")
         if self.stretch > 1:
             text += f"; x{self.stretch:.1f} for the machine's load ({load_note()})"
@@ -449,16 +450,6 @@ class CostEstimate:
             text += (f"; {self.unknown} trace file{'s' if self.unknown != 1 else ''} of "
                      "unknown length not counted (--keys K bounds it)")
         return text
-
-
-def _human(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1e3:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def calibrate(spec: StrategySpec, n: int, reg: Registry = registry,
