@@ -14,7 +14,6 @@ or fail instead with ROUTEBENCH_REQUIRE_SERVERS=1.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _servers import require
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,23 +31,10 @@ from routebench._errors import RoutebenchError
 from routebench.cli import main
 from routebench.harness.live._haproxy import balance_lines, haproxy_config
 from routebench.harness.live._loadgen import client_addresses
-from routebench.harness.live._procs import find_binary, free_ports
+from routebench.harness.live._procs import free_ports
 from routebench.harness.live.runner import LiveScenario, run_live
 from routebench.harness.sim._simdist import Event
 from routebench.records import RECORD_KINDS, LiveRecord, record_from_json
-
-PACKAGES = {"haproxy": "haproxy", "redis-server": "redis-server", "memcached": "memcached"}
-
-
-def require(*binaries: str) -> None:
-    """Skip (or fail, with ROUTEBENCH_REQUIRE_SERVERS=1) when a server is missing."""
-    missing = [b for b in binaries if find_binary(b) is None]
-    if not missing:
-        return
-    msg = "; ".join(f"{b} is not installed (Debian package {PACKAGES[b]})" for b in missing)
-    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-    pytest.skip(msg)
 
 
 # -- configuration, no servers ----------------------------------------------------------

@@ -18,15 +18,14 @@ differ by some 25 points (README, "Simulator and live, side by side").
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _servers import require
 
 from routebench.harness.live._compare import shares, sim_scenario
-from routebench.harness.live._procs import find_binary
 from routebench.harness.live.runner import LiveScenario, run_live
 from routebench.harness.sim import simulate
 from routebench.harness.sim._simdist import Event
@@ -38,13 +37,6 @@ SHARE_POINTS = 3.0
 SIM_SEEDS = 6
 
 
-def _require() -> None:
-    if find_binary("haproxy") is not None:
-        return
-    msg = "haproxy is not installed (Debian package haproxy)"
-    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-    pytest.skip(msg)
 
 
 def _both(sc: LiveScenario, spec: str, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -77,7 +69,7 @@ CRASH = dict(requests=9000, rate=1000.0, session_length="3", think="exp:mean=0.1
 
 @pytest.mark.parametrize("spec", ["cookie-sticky", "ip-hash-sticky"])
 def test_crash_failover_agrees_with_the_simulator(spec: str, tmp_path: Path) -> None:
-    _require()
+    require("haproxy")
     live, sim = _both(LiveScenario(**CRASH), spec, tmp_path)
     # the crash did something to compare: sessions lost, and backend-1 served less
     assert live["m"]["crash_pinned"] > 0 and live["lost"] > 0 and sim["lost"] > 0
@@ -92,7 +84,7 @@ NAT = dict(clients=200, nat=(50,), requests=8000, rate=1200.0, session_length="2
 
 @pytest.mark.parametrize("spec", ["ip-hash-sticky", "cookie-sticky"])
 def test_nat_group_agrees_with_the_simulator(spec: str, tmp_path: Path) -> None:
-    _require()
+    require("haproxy")
     live, sim = _both(LiveScenario(**NAT), spec, tmp_path)
     # no crash: the simulator loses nothing; live, a client's concurrent sessions share its
     # cookie jar, so a few move when a new one is pinned elsewhere (README)

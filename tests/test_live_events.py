@@ -8,28 +8,15 @@ server tests skip naming them when absent, unless ROUTEBENCH_REQUIRE_SERVERS=1.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import require
 
 from routebench._errors import RoutebenchError
 from routebench.cli import main
-from routebench.harness.live._procs import find_binary
 from routebench.harness.live.runner import LiveScenario, run_live
-
-PACKAGES = {"haproxy": "haproxy", "redis-server": "redis-server"}
-
-
-def require(*binaries: str) -> None:
-    missing = [b for b in binaries if find_binary(b) is None]
-    if not missing:
-        return
-    msg = "; ".join(f"{b} is not installed (Debian package {PACKAGES[b]})" for b in missing)
-    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-    pytest.skip(msg)
 
 
 def _alive(pid: int) -> bool:

@@ -7,6 +7,7 @@ import socket
 import sys
 
 import pytest
+from _servers import require
 
 from routebench import RoutebenchError
 from routebench.harness.live._procs import ServerProcess, free_ports, wait_listening
@@ -76,14 +77,6 @@ def test_wait_listening_times_out():
 
 
 # -- runtime events on real HAProxy: drain, join, recover ----------------------------------
-def _require_haproxy():
-    from routebench.harness.live._procs import find_binary
-
-    if find_binary("haproxy") is None:
-        msg = "haproxy is not installed (Debian package haproxy)"
-        if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-            pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-        pytest.skip(msg)
 
 
 def _live(tmp_path, spec, events, **kw):
@@ -102,7 +95,7 @@ def test_drained_backend_gets_no_new_sessions_but_keeps_its_sticky_ones(tmp_path
     """state drain: HAProxy sends a drained server only the requests whose cookie names it.
     With the state in the backends' memory, a pinned session moved elsewhere would be
     lost: none is, and the drained server serves only the sessions it had."""
-    _require_haproxy()
+    require("haproxy")
     r = _live(tmp_path, "cookie-sticky", [("drain", "backend-1", 0.3)])
     m, total = r.metrics, sum(r.counts)
     assert [e["event"] for e in r.events] == ["drain"]
@@ -116,7 +109,7 @@ def test_drained_backend_gets_no_new_sessions_but_keeps_its_sticky_ones(tmp_path
 
 @pytest.mark.servers
 def test_joined_backend_receives_traffic_after_join(tmp_path):
-    _require_haproxy()
+    require("haproxy")
     r = _live(tmp_path, "round-robin", [("join", "backend-4", 1.0)])
     total = sum(r.counts)
     assert len(r.counts) == 5 and r.nodes == 4
@@ -128,7 +121,7 @@ def test_joined_backend_receives_traffic_after_join(tmp_path):
 
 @pytest.mark.servers
 def test_recovered_backend_comes_back(tmp_path):
-    _require_haproxy()
+    require("haproxy")
     crash_only = _live(tmp_path, "round-robin", [("crash", "backend-1", 0.5)])
     r = _live(tmp_path, "round-robin", [("crash", "backend-1", 0.5),
                                         ("recover", "backend-1", 1.0)])
@@ -149,9 +142,7 @@ def test_backend_that_fails_to_start_is_one_line_and_stops_the_rest(tmp_path, mo
     import routebench.harness.live.runner as runner
     from routebench.cli import main
 
-    _require_haproxy()
-    if runner.find_binary("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    require("haproxy", "redis-server")
     bad = tmp_path / "backend.py"
     bad.write_text("import sys\nprint('cannot bind: no such thing')\nsys.exit(3)\n")
     monkeypatch.setattr(runner, "_BACKEND_PY", bad)
@@ -179,15 +170,7 @@ def test_sigint_stops_nginx_workers_and_dynalite(tmp_path):
     import time
     from pathlib import Path
 
-    from routebench.harness.live._procs import find_binary
-
-    _require_haproxy()
-    for b, pkg in (("nginx", "Debian package nginx-light"), ("dynalite", "npm package dynalite")):
-        if find_binary(b) is None:
-            msg = f"{b} is not installed ({pkg})"
-            if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-                pytest.fail(msg)
-            pytest.skip(msg)
+    require("haproxy", "nginx", "dynalite")
     proc = subprocess.Popen([sys.executable, "-m", "routebench.cli", "live", "--lb", "nginx",
                              "--store", "dynamodb", "--duration", "30", "--out", "out",
                              "--no-json", "-q"], cwd=tmp_path, stdout=subprocess.PIPE,

@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import require
 
 from routebench.cli import main
 from routebench.harness.live._procs import LOOPBACK, ServerProcess, find_binary, free_ports
 from routebench.harness.live._stores import LOCAL_CREDENTIALS, dynalite_argv, prepare_table
 from routebench.harness.live.runner import LiveScenario, run_live
 from routebench.harness.sim._simdist import Event
-
-PACKAGES = {"haproxy": "Debian package haproxy", "memcached": "Debian package memcached",
-            "dynalite": "npm package dynalite: npm install -g dynalite"}
-
-
-def require(*binaries: str) -> None:
-    missing = [b for b in binaries if find_binary(b) is None]
-    if not missing:
-        return
-    msg = "; ".join(f"{b} is not installed ({PACKAGES[b]})" for b in missing)
-    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-    pytest.skip(msg)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ for the stream cases, and ``haproxy``; the tests skip without them unless
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _servers import missing
 
 from routebench.harness.live._procs import LOOPBACK, ServerProcess, find_binary, free_ports
 from routebench.lbconfig import read_lb_config
@@ -47,10 +47,7 @@ def require(binary: str | None, what: str, package: str) -> None:
     """Skip (or fail, with ROUTEBENCH_REQUIRE_SERVERS=1) when a server is missing."""
     if binary:
         return
-    msg = f"{what} is not installed (Debian package {package})"
-    if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-        pytest.fail(msg + "; ROUTEBENCH_REQUIRE_SERVERS=1 requires it")
-    pytest.skip(msg)
+    missing(f"{what} is not installed (Debian package {package})")
 
 
 # -- the cases ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from _reportdata import small_run
+from _servers import missing
 from test_report import _simulation
 
 from routebench.cli import main
@@ -65,10 +66,7 @@ def _chromium(args: list[str], profile: Path, timeout: float = 90) -> str:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     if CHROMIUM is None:
-        if os.environ.get("ROUTEBENCH_REQUIRE_SERVERS") == "1":
-            pytest.fail("chromium is not installed (Debian package chromium) but "
-                        "ROUTEBENCH_REQUIRE_SERVERS=1")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        missing("chromium is not installed (Debian package chromium)")
     d = tmp_path_factory.mktemp("browser")
     inputs = [write_json(d / "static.json", small_run(("ring", "jump", "maglev"), nodes=(5, 20))),
               write_json(d / "sim.json", _simulation(d))]
