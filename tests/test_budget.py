@@ -213,3 +213,12 @@ def test_a_split_replay_over_the_budget_stops_rather_than_sampling(capsys, tmp_p
                "--no-json"])
     err = capsys.readouterr().err
     assert rc == 2 and "a split replay cannot sample keys" in err
+
+
+def test_a_globs_length_is_estimated_from_a_few_of_its_files(tmp_path):
+    from routebench.datasets.readers._split import _ESTIMATE_FILES
+
+    for i in range(2 * _ESTIMATE_FILES + 1):
+        _log(tmp_path, 500, f"p{i:02d}.log")
+    est = open_trace(str(tmp_path / "p*.log")).estimated_requests()
+    assert est is not None and abs(est - 500 * (2 * _ESTIMATE_FILES + 1)) <= 0.05 * est
