@@ -388,9 +388,7 @@ def _nginx_key(expr: str, where: str
         binary = var == "binary_remote_addr"
 
         def fn(v: bytes) -> bytes:
-            packed = _keys.packed_address(v)
-            if packed is None:
-                raise RoutebenchError(f"client address {v!r}: not an IPv4 or IPv6 address")
+            packed = _packed(v)
             return packed if binary else _keys.address_text(packed).encode()
 
         kind, name = "source", None
@@ -405,6 +403,14 @@ def _nginx_key(expr: str, where: str
     return kind, name, key
 
 
+def _packed(v: bytes) -> bytes:
+    """A client address's bytes (4 or 16), as both products hash them."""
+    p = _keys.packed_address(v)
+    if p is None:
+        raise RoutebenchError(f"client address {v!r}: not an IPv4 or IPv6 address")
+    return p
+
+
 def _read_nginx(path: Path, name: str | None, max_chash_points: int) -> LbConfig:
     tree = _nginx.parse_file(path)
     found = _nginx.find_upstreams(tree)
@@ -416,18 +422,12 @@ def _read_nginx(path: Path, name: str | None, max_chash_points: int) -> LbConfig
     keyfn: Callable[[bytes], bytes | None]
     hashfn: Callable[[bytes], bytes | None]
     if up.method == "ip_hash":
-        def packed(v: bytes) -> bytes:
-            p = _keys.packed_address(v)
-            if p is None:
-                raise RoutebenchError(f"client address {v!r}: not an IPv4 or IPv6 address")
-            return p
-
         def ipkey(v: bytes) -> bytes:
-            p = packed(v)
+            p = _packed(v)
             return p[:3] if len(p) == 4 else p
 
         def iptext(v: bytes) -> bytes:
-            return _keys.address_text(packed(v)).encode()
+            return _keys.address_text(_packed(v)).encode()
 
         kind, kname, keyfn, hashfn, expr = "source", None, ipkey, iptext, "ip_hash"
     else:
@@ -476,16 +476,10 @@ def _haproxy_key(be: _haproxy.HaproxyBackend
 
         return "url_param", words[1], param, param, notes
     if algo == "source":
-        def packed(v: bytes) -> bytes:
-            p = _keys.packed_address(v)
-            if p is None:
-                raise RoutebenchError(f"client address {v!r}: not an IPv4 or IPv6 address")
-            return p
-
         def text(v: bytes) -> bytes:
-            return _keys.address_text(packed(v)).encode()
+            return _keys.address_text(_packed(v)).encode()
 
-        return "source", None, packed, text, notes
+        return "source", None, _packed, text, notes
     shown = " ".join(words)
     raise RoutebenchError(f"{where}: {be.kind} {be.name}: balance {shown} does not hash a "
                           "request key; routebench models balance uri, hdr(name), url_param "
